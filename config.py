@@ -1,0 +1,115 @@
+"""Experiment settings: plain data, edited by hand, overridden by command-line flags.
+
+`python main.py` reads this file; every name in SETTINGS can be overridden on the
+command line with the same name (`--batch_size 16`). `python main.py --help` lists
+them all with what they mean. Defaults are those of the original SG-GAN code.
+"""
+
+# 0 = train, 1 = test (as in the original code). `--mode` on the command line wins.
+OPER_FLAG = 0
+
+# Experiment name: outputs go to train_log_<OPER_NAME>/ unless --exp_dir says otherwise.
+OPER_NAME = "sggan_celeba"
+
+SETTINGS = {
+    # --- what to run -------------------------------------------------------------------
+    "model": "sggan",               # sggan | vacgan
+    # --- data --------------------------------------------------------------------------
+    "data_dir": "./data/celeba",    # holds list_attr_celeba.txt and celebA/ or img_align_celeba/
+    "image_dir": None,              # explicit image folder (default: found under data_dir)
+    "data_format": "auto",          # auto | folder | tfrecord
+    "attributes": ["Male", "Smiling", "Black_Hair/Blond_Hair-Brown_Hair", "Wearing_Lipstick"],
+    "split": "lines",               # lines (original: test = images 3..4999) | partition | fraction
+    "test_fraction": 0.1,           # share of images held out by --split fraction
+    "sp_type": 0,                   # sparse labelling preset of the paper: 0, 1 or 2
+    "labelled": None,               # label only the first N training images (or a fraction < 1)
+    "labelled_pair": None,          # the same for two-way groups such as hair (default: --labelled)
+    "oversample_times": 0,          # append the labelled prefix this many more times
+    "skip_missing": False,          # drop listed images missing on disk instead of refusing
+    # --- model -------------------------------------------------------------------------
+    "image_size": 128,
+    "ngf": 64,                      # generator base width
+    "ndf": 64,                      # discriminator base width
+    "n_blocks": 6,                  # residual blocks in the generator trunk
+    "d_layers": 6,                  # stride-2 convolutions in the discriminator
+    "no_sp": False,                 # turn spectral normalisation of the discriminator off
+    # --- training ----------------------------------------------------------------------
+    "loss": "wgan-gp",              # wgan-gp | hinge | lsgan | nsgan
+    "batch_size": 8,
+    "max_iters": 40000,
+    "n_critic": 5,                  # discriminator updates per generator update
+    "learn_rate": 1e-4,
+    "beta1": 0.5,
+    "beta2": 0.999,
+    "decay_start": 20000,           # linear learning-rate decay starts after this iteration
+    "lam_recon": 10.0,
+    "lam_gp": 10.0,
+    "lam_cls": 1.0,
+    "seed": 1234,
+    "deterministic": False,         # bit-exact ops (slower); resuming is exact with it on
+    # --- watching and saving -----------------------------------------------------------
+    "log_every": 200,
+    "sample_every": 400,
+    "eval_every": 1000,
+    "save_every": 2000,
+    "keep": 5,                      # most recent checkpoints kept besides the periodic ones
+    "fresh": False,                 # ignore existing checkpoints and start again
+    # --- test mode ---------------------------------------------------------------------
+    "test_step": None,              # iteration to restore (default: the latest checkpoint)
+    "num_test": None,               # test only the first N test images
+    "input": None,                  # your own photos: files or folders
+    "save_single": False,           # also write each output as its own image file
+    # --- VAC+GAN -----------------------------------------------------------------------
+    "z_dim": 100,
+    "set": None,                    # attribute settings for --mode sample, e.g. Male=1 Smiling=1
+    "fid_images": 10000,            # images per side for --mode fid
+    "g_learn_rate": 1e-4,           # VAC+GAN generator learning rate
+}
+
+# Presets, applied on top of SETTINGS when selected; command-line flags still win.
+PRESETS = {
+    # `--demo`: the bundled procedural faces and a network small enough for a laptop CPU.
+    "demo": {
+        "data_dir": "./data/demo_faces",
+        "split": "partition",
+        "image_size": 32,
+        "ngf": 32,
+        "ndf": 32,
+        "n_blocks": 3,
+        "d_layers": 3,
+        "batch_size": 16,
+        "max_iters": 1500,
+        "decay_start": 1000,
+        "log_every": 100,
+        "sample_every": 250,
+        "eval_every": 250,
+        "save_every": 500,
+    },
+    # `--model vacgan`: the CelebA-Conditional-GAN (VAC+GAN) defaults.
+    "vacgan": {
+        "image_size": 64,
+        "batch_size": 100,
+        "learn_rate": 2e-4,         # discriminator and classifier
+        "g_learn_rate": 5e-5,       # generator
+        "beta1": 0.0,
+        "beta2": 0.999,
+        "n_critic": 2,              # discriminator/classifier rounds per generator round
+        "max_iters": 25325,         # 25 epochs of 202,599 images at 2 x 100 per iteration
+        "loss": "hinge",
+        "log_every": 100,
+        "sample_every": 500,
+        "eval_every": 1000,
+        "save_every": 1013,
+    },
+    "vacgan_demo": {
+        "data_dir": "./data/demo_faces",
+        "split": "partition",
+        "image_size": 32,
+        "batch_size": 32,
+        "max_iters": 1500,
+        "log_every": 100,
+        "sample_every": 250,
+        "eval_every": 500,
+        "save_every": 500,
+    },
+}
