@@ -8,6 +8,7 @@ drawn; pose, face size, skin and background vary. Same seed and count → byte-i
 import io
 import os
 import shutil
+import sys
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -167,6 +168,6 @@ def generate(folder, count=4000, seed=0, quality=90):
 def ensure(folder, count=4000, seed=0):
     """Generate the demo dataset on first use; return its folder."""
     if not os.path.isfile(os.path.join(folder, "list_attr_celeba.txt")):
-        print(f"generating the demo dataset ({count} faces) in {folder} …", flush=True)
+        print(f"generating the demo dataset ({count} faces) in {folder} …", file=sys.stderr, flush=True)
         generate(folder, count, seed)
     return folder

@@ -1,0 +1,39 @@
+"""SG-GAN / VAC+GAN entry point: `python main.py` trains, OPER_FLAG = 1 in config.py (or --mode test)
+tests. Reads config.py, applies command-line overrides, and hands over to the sggan package."""
+import json
+import os
+import sys
+
+# TensorFlow's oneDNN kernels are twice as fast on x86 CPUs but not on by default on every CPU
+# (see README, "Speed"); a user's own setting wins. Set before TensorFlow is imported.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import config  # noqa: E402
+from sggan.errors import UserError  # noqa: E402
+from sggan.options import parse_config  # noqa: E402
+
+
+def main(argv):
+    cfg = parse_config(argv, config)
+    import tensorflow as tf  # imported after parsing so that --help and bad flags answer at once
+
+    from sggan import runs
+    tf.keras.utils.set_random_seed(cfg["seed"])
+    if cfg["deterministic"]:
+        tf.config.experimental.enable_op_determinism()
+    if cfg["dry_run"]:
+        print(json.dumps(runs.dry_run(cfg)))
+        return 0
+    if cfg["model"] == "vacgan":
+        from sggan import vacgan
+        return vacgan.run(cfg)
+    return {"train": runs.train, "test": runs.test}[cfg["mode"]](cfg)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except UserError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)

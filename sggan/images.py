@@ -1,0 +1,62 @@
+"""Image grids with a header naming the columns, and image file I/O."""
+import os
+import textwrap
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+HEADER_LINE = 11  # pixels per header text line (PIL's built-in font is about 6 x 10)
+
+
+def to_uint8(images):
+    """Model range [-1, 1] → uint8 [0, 255]."""
+    return np.clip((np.asarray(images) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+def header_lines(titles, tile):
+    """Each column title wrapped to the tile's width (in characters of the built-in font)."""
+    width = max(3, tile // 6)
+    return [textwrap.wrap(t, width, break_long_words=True) or [""] for t in titles]
+
+
+def grid(columns, titles, row_labels=None):
+    """A grid image: columns[c] is a [rows, H, W, 3] array in [-1, 1]; a header names each column.
+
+    Returns uint8 [header + rows·H, (label +) cols·W, 3]. Every tile keeps its exact size.
+    """
+    columns = [to_uint8(c) for c in columns]
+    rows, size = columns[0].shape[0], columns[0].shape[1]
+    wrapped = header_lines(titles, size)
+    header = HEADER_LINE * max(len(w) for w in wrapped) + 4
+    label_width = 0
+    if row_labels:
+        label_width = 6 * max(len(label) for label in row_labels) + 6
+    canvas = Image.new("RGB", (label_width + size * len(columns), header + size * rows), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default()
+    for c, lines in enumerate(wrapped):
+        for i, line in enumerate(lines):
+            draw.text((label_width + c * size + 1, 2 + i * HEADER_LINE), line, fill=(0, 0, 0), font=font)
+    for r in range(rows):
+        if row_labels:
+            draw.text((2, header + r * size + size // 2 - 5), row_labels[r], fill=(0, 0, 0), font=font)
+        for c, column in enumerate(columns):
+            canvas.paste(Image.fromarray(column[r]), (label_width + c * size, header + r * size))
+    return np.asarray(canvas)
+
+
+def save(array, path):
+    """Write a uint8 image atomically (JPEG or PNG by extension)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp" + os.path.splitext(path)[1]
+    Image.fromarray(array).save(tmp)
+    os.replace(tmp, path)
+
+
+def load_photo(path):
+    """Any image file → RGB uint8 array; None when the file is not a readable image."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None

@@ -1,0 +1,58 @@
+"""Building blocks shared by the networks: initialisers, instance norm, spectral-norm convolution."""
+import keras
+import tensorflow as tf
+
+# The original initialises every convolution N(0, 0.02) with zero biases.
+WEIGHTS = keras.initializers.RandomNormal(stddev=0.02)
+
+
+def conv(filters, kernel, stride=1, padding="same", name=None):
+    return keras.layers.Conv2D(filters, kernel, stride, padding=padding, kernel_initializer=WEIGHTS,
+                               bias_initializer="zeros", name=name)
+
+
+def deconv(filters, kernel, stride, name=None):
+    return keras.layers.Conv2DTranspose(filters, kernel, stride, padding="same", kernel_initializer=WEIGHTS,
+                                        bias_initializer="zeros", name=name)
+
+
+def instance_norm(name=None):
+    """Instance normalisation as the original: eps 1e-5, learned scale from N(1, 0.02), offset 0."""
+    return keras.layers.GroupNormalization(
+        groups=-1, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
+
+
+class SpectralNormConv2D(keras.layers.Conv2D):
+    """Conv2D whose kernel is divided by its largest singular value inside the forward pass.
+
+    Written here rather than wrapped in keras.layers.SpectralNormalization because the Keras layer
+    rewrites the stored kernel with W / sigma on every training call and passes no gradient through
+    sigma; Miyato et al. and the original code divide in the forward pass, gradients through sigma.
+    One power iteration per training call updates the persistent vector `u`; other calls reuse it.
+    """
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.u = self.add_weight(shape=(1, self.filters), initializer=keras.initializers.RandomNormal(),
+                                 trainable=False, name="sn_u")
+
+    def normalized_kernel(self, training):
+        matrix = tf.reshape(self.kernel, (-1, self.filters))
+        u = tf.stop_gradient(tf.math.l2_normalize(tf.convert_to_tensor(self.u)))
+        v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, matrix, transpose_b=True)))
+        if training:
+            u = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(v, matrix)))
+            self.u.assign(u)
+        sigma = tf.squeeze(tf.matmul(tf.matmul(v, matrix), u, transpose_b=True))
+        return self.kernel / sigma
+
+    def call(self, inputs, training=False):
+        outputs = self.convolution_op(inputs, self.normalized_kernel(training))
+        return tf.nn.bias_add(outputs, self.bias)
+
+
+def critic_conv(filters, kernel, stride, padding, spectral_norm, name=None):
+    """A discriminator convolution, spectrally normalised unless turned off."""
+    kind = SpectralNormConv2D if spectral_norm else keras.layers.Conv2D
+    return kind(filters, kernel, stride, padding=padding, kernel_initializer=WEIGHTS,
+                bias_initializer="zeros", name=name)

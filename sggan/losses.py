@@ -1,0 +1,73 @@
+"""Loss terms. Each returns one value per sample ([batch]); the training step averages them over
+the global batch (tf.nn.compute_average_loss), so they stay right under a distribution strategy.
+
+Critic outputs are patches [batch, s, s]; a sample's score is the mean over its patch.
+"""
+import tensorflow as tf
+
+LOSSES = ("wgan-gp", "hinge", "lsgan", "nsgan")
+
+
+def _score(patch):
+    return tf.reduce_mean(tf.reshape(patch, (tf.shape(patch)[0], -1)), axis=1)
+
+
+def critic_loss(kind, real_patch, fake_patch):
+    """The critic's adversarial loss for one set of fakes against the real batch."""
+    real, fake = _score(real_patch), _score(fake_patch)
+    if kind == "wgan-gp":
+        return fake - real
+    if kind == "hinge":
+        return tf.nn.relu(1.0 - real) + tf.nn.relu(1.0 + fake)
+    if kind == "lsgan":
+        return 0.5 * (tf.square(real - 1.0) + tf.square(fake))
+    if kind == "nsgan":
+        return tf.nn.softplus(-real) + tf.nn.softplus(fake)
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def generator_adversarial_loss(kind, fake_patch):
+    """The generator's adversarial loss for one set of fakes."""
+    fake = _score(fake_patch)
+    if kind in ("wgan-gp", "hinge"):
+        return -fake
+    if kind == "lsgan":
+        return 0.5 * tf.square(fake - 1.0)
+    if kind == "nsgan":
+        return tf.nn.softplus(-fake)
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def gradient_penalty(critic, real, fake, alpha):
+    """(‖∇ critic(x̂)‖₂ − 1)² per sample, x̂ = real + alpha·(fake − real), alpha ∈ [0, 1) per sample.
+
+    The gradient is that of the sum of the critic's patch, its norm over all pixels and channels.
+    """
+    mixed = real + alpha * (fake - real)
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        patch, _ = critic(mixed)
+        total = tf.reduce_sum(patch)
+    gradients = tape.gradient(total, mixed)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]) + 1e-12)
+    return tf.square(norms - 1.0)
+
+
+def masked_cross_entropy(logits, classes, masks):
+    """Σ mask·CE / max(1, Σ mask) over the batch, for logits [B, 2] of one group.
+
+    Returned as per-sample terms whose plain sum is that value (an all-unlabelled batch gives 0).
+    """
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(classes, tf.int32), logits=logits)
+    return masks * ce / tf.maximum(1.0, tf.reduce_sum(masks))
+
+
+def cross_entropy(logits, target_class):
+    """Per-sample softmax cross-entropy of 2-class logits against one class for the whole batch."""
+    labels = tf.fill(tf.shape(logits)[:1], target_class)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def l1(a, b):
+    """Per-sample mean absolute difference."""
+    return tf.reduce_mean(tf.abs(a - b), axis=[1, 2, 3])

@@ -1,0 +1,88 @@
+"""Watching a run: console lines with a progress bar, TensorBoard, and a JSONL log of every scalar."""
+import json
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class Monitor:
+    """Console every log_every iterations (losses, it/s, ETA), a progress bar between them,
+    TensorBoard scalars and images under logs/, and the same scalars in losses.jsonl."""
+
+    def __init__(self, exp_dir, log_every, max_iters, start_step):
+        self.log_every, self.max_iters = log_every, max_iters
+        self.writer = tf.summary.create_file_writer(os.path.join(exp_dir, "logs"))
+        self.jsonl_path = os.path.join(exp_dir, "losses.jsonl")
+        _truncate_jsonl(self.jsonl_path, start_step)
+        self.jsonl = open(self.jsonl_path, "a")
+        self.window_start, self.window_time = start_step, time.time()
+        self.bar = None
+        self.interactive = sys.stdout.isatty()
+
+    def scalars(self, step, values):
+        """Record scalars of iteration `step` (TensorBoard and JSONL)."""
+        values = {k: float(v) for k, v in values.items()}
+        with self.writer.as_default(step=step):
+            for name, value in values.items():
+                tf.summary.scalar(name, value)
+        self.jsonl.write(json.dumps({"step": step, **values}) + "\n")
+        self.jsonl.flush()
+
+    def image(self, step, name, grid_uint8):
+        with self.writer.as_default(step=step):
+            tf.summary.image(name, grid_uint8[None], max_outputs=1)
+
+    def progress(self, step, losses):
+        """Called after every iteration: advances the bar, prints a console line every log_every."""
+        done = step + 1
+        if self.interactive:
+            if self.bar is None:
+                self.bar = keras.utils.Progbar(self.log_every, stateful_metrics=list(losses), unit_name="it")
+            self.bar.update(min(done - self.window_start, self.log_every),
+                            values=[(k, float(v)) for k, v in losses.items() if k in ("d_loss", "g_loss")])
+        if step % self.log_every == 0 or done == self.max_iters:
+            self._console_line(step, done, losses)
+
+    def _console_line(self, step, done, losses):
+        elapsed = time.time() - self.window_time
+        rate = (done - self.window_start) / elapsed if elapsed > 0 else float("nan")
+        eta = (self.max_iters - done) / rate if rate > 0 else float("nan")
+        terms = " ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
+        if self.bar is not None:
+            sys.stdout.write("\n")
+            self.bar = None
+        print(f"iter {step}/{self.max_iters} {terms} | {rate:.3g} it/s, ETA {_duration(eta)}", flush=True)
+        self.window_start, self.window_time = done, time.time()
+
+    def message(self, text):
+        if self.bar is not None:
+            sys.stdout.write("\n")
+            self.bar = None
+        print(text, flush=True)
+
+    def close(self):
+        self.writer.flush()
+        self.jsonl.close()
+
+
+def _duration(seconds):
+    if not np.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
+
+
+def _truncate_jsonl(path, start_step):
+    """Drop lines of iterations ≥ start_step (left by a run that stopped after its last checkpoint)."""
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        kept = [line for line in f if line.strip() and json.loads(line).get("step", -1) < start_step]
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.writelines(kept)
+    os.replace(tmp, path)

@@ -1,0 +1,122 @@
+"""SG-GAN's networks: one generator with an output head per (group, on/off), and a critic with
+one classification head per group.
+
+Output k of the generator is group k // 2 with the attribute on (class 1) for even k and off
+(class 0) for odd k — the original's x_{a,1}, x_{a,2}.
+"""
+import keras
+import tensorflow as tf
+
+from sggan.layers import conv, critic_conv, deconv, instance_norm
+
+# Output blocks per group position, cycled, as the original: gender and lipstick end in one 7x7
+# convolution; smile and hair in 3x3 → 32 channels → 3x3.
+HEAD_BLOCKS = ("7x7", "3x3+3x3", "3x3+3x3", "7x7")
+
+
+class ResidualBlock(keras.layers.Layer):
+    """x + IN(conv3x3(ReLU(IN(conv3x3(x))))), no activation after the sum."""
+
+    def __init__(self, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.conv1, self.norm1 = conv(filters, 3), instance_norm()
+        self.conv2, self.norm2 = conv(filters, 3), instance_norm()
+
+    def call(self, x):
+        y = tf.nn.relu(self.norm1(self.conv1(x)))
+        return x + self.norm2(self.conv2(y))
+
+
+class OutputHead(keras.layers.Layer):
+    """One generator output: upsample, concatenate the input image ("refined residual image
+    learning"), then the output block and tanh."""
+
+    def __init__(self, ngf, block, **kwargs):
+        super().__init__(**kwargs)
+        self.up, self.norm = deconv(ngf, 4, 2), instance_norm()
+        if block == "7x7":
+            self.out = [conv(3, 7)]
+        else:
+            self.out = [conv(32, 3), conv(3, 3)]
+
+    def call(self, features, image):
+        x = tf.concat([tf.nn.relu(self.norm(self.up(features))), image], axis=-1)
+        for layer in self.out:
+            x = layer(x)
+        return tf.tanh(x)
+
+
+class Generator(keras.Model):
+    """Encoder → residual trunk → shared upsampling; then one OutputHead per output.
+
+    `trunk` and `head` can be called separately: the training step runs the trunk once on a
+    batch of several inputs and applies only the heads it needs.
+    """
+
+    def __init__(self, n_groups, ngf=64, n_blocks=6, **kwargs):
+        super().__init__(**kwargs)
+        self.n_outputs = 2 * n_groups
+        self.encoder = [conv(ngf, 7), instance_norm(), conv(2 * ngf, 4, 2), instance_norm(),
+                        conv(4 * ngf, 4, 2), instance_norm()]
+        self.blocks = [ResidualBlock(4 * ngf) for _ in range(n_blocks)]
+        self.shared_up, self.shared_norm = deconv(2 * ngf, 4, 2), instance_norm()
+        self.heads = [OutputHead(ngf, HEAD_BLOCKS[(k // 2) % len(HEAD_BLOCKS)])
+                      for k in range(self.n_outputs)]
+
+    def trunk(self, images):
+        x = images
+        for conv_layer, norm in zip(self.encoder[::2], self.encoder[1::2]):
+            x = tf.nn.relu(norm(conv_layer(x)))
+        for block in self.blocks:
+            x = block(x)
+        return tf.nn.relu(self.shared_norm(self.shared_up(x)))
+
+    def head(self, k, features, images):
+        return self.heads[k](features, images)
+
+    def call(self, images):
+        features = self.trunk(images)
+        return [self.head(k, features, images) for k in range(self.n_outputs)]
+
+
+def critic_widths(ndf, d_layers):
+    """Channel widths of the critic's stride-2 convolutions: ndf·min(2^i, 8), the last doubled
+    (64 128 256 512 512 1024 for the original's six layers)."""
+    widths = [ndf * min(2 ** i, 8) for i in range(d_layers - 1)]
+    return widths + [2 * widths[-1] if widths else ndf]
+
+
+class Discriminator(keras.Model):
+    """5x5 stride-2 convolutions with leaky ReLU, then an adversarial patch head (1x1 conv) and one
+    2-class head per group (a conv as large as the final map)."""
+
+    def __init__(self, n_groups, image_size, ndf=64, d_layers=6, spectral_norm=True, **kwargs):
+        super().__init__(**kwargs)
+        final = image_size // 2 ** d_layers
+        self.body = [critic_conv(w, 5, 2, "same", spectral_norm) for w in critic_widths(ndf, d_layers)]
+        self.adversarial = critic_conv(1, 1, 1, "valid", spectral_norm)
+        self.classifiers = [critic_conv(2, final, 1, "valid", spectral_norm) for _ in range(n_groups)]
+
+    def call(self, images, training=False):
+        """Returns the critic patch [B, s, s] and the class logits [B, groups, 2]."""
+        x = images
+        for layer in self.body:
+            x = tf.nn.leaky_relu(layer(x, training=training), 0.2)
+        patch = tf.squeeze(self.adversarial(x, training=training), -1)
+        logits = tf.stack([tf.reshape(head(x, training=training), (-1, 2)) for head in self.classifiers], 1)
+        return patch, logits
+
+
+def build(cfg, n_groups):
+    """Both networks, built (variables created) for cfg's image size."""
+    generator = Generator(n_groups, cfg["ngf"], cfg["n_blocks"], name="generator")
+    discriminator = Discriminator(n_groups, cfg["image_size"], cfg["ndf"], cfg["d_layers"],
+                                  spectral_norm=not cfg["no_sp"], name="discriminator")
+    dummy = tf.zeros((1, cfg["image_size"], cfg["image_size"], 3))
+    generator(dummy)
+    discriminator(dummy)
+    return generator, discriminator
+
+
+def trainable_count(model):
+    return int(sum(tf.size(v).numpy() for v in model.trainable_variables))

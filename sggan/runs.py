@@ -1,0 +1,136 @@
+"""SG-GAN's runs, wired from a resolved config: dry run, training, test mode."""
+import glob
+import json
+import os
+
+import tensorflow as tf
+
+from sggan import data, dataset, evaluation, images, loop, networks
+from sggan.errors import UserError, warn
+from sggan.options import describe, save_config
+from sggan.training import SGGANTask
+
+# Fields that fix the networks' shapes: test mode takes them from the experiment's config.json.
+MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers", "no_sp")
+
+
+def dry_run(cfg):
+    """Check data and config; the counts (and model sizes) as one JSON-ready dict."""
+    ds = dataset.prepare(cfg)
+    summary = ds.summary()
+    generator, discriminator = networks.build(cfg, len(ds.groups))
+    summary["generator_params"] = networks.trainable_count(generator)
+    summary["discriminator_params"] = networks.trainable_count(discriminator)
+    return summary
+
+
+def _model(cfg, ds):
+    generator, discriminator = networks.build(cfg, len(ds.groups))
+    return SGGANTask(cfg, generator, discriminator, len(ds.groups))
+
+
+def train(cfg):
+    ds = dataset.prepare(cfg)
+    print(describe(cfg), flush=True)
+    save_config(cfg, os.path.join(cfg["exp_dir"], "config.json"))
+    task = _model(cfg, ds)
+    print(f"training SG-GAN: {len(ds.train.files)} training entries, {len(ds.test.files)} test images, "
+          f"groups {', '.join(g.spec for g in ds.groups)}; generator "
+          f"{networks.trainable_count(task.generator):,} and discriminator "
+          f"{networks.trainable_count(task.discriminator):,} parameters; output in {cfg['exp_dir']}",
+          flush=True)
+    evaluator = evaluation.Evaluator(cfg, ds, task.generator, task.discriminator)
+    fixed = evaluator.fixed_batch()
+
+    def make_stream(start_index):
+        return data.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"],
+                                     cfg["seed"], start_index)
+
+    hooks = [(cfg["sample_every"], lambda step, monitor: evaluator.sample_hook(step, monitor, fixed)),
+             (cfg["eval_every"], evaluator.accuracy_hook)]
+    loop.train(cfg, task, make_stream, hooks)
+    return 0
+
+
+def _trained_config(cfg):
+    """cfg with the network-shape fields of the experiment being tested."""
+    path = os.path.join(cfg["exp_dir"], "config.json")
+    if not os.path.isfile(path):
+        raise UserError(f"no trained experiment in {cfg['exp_dir']} (looked for {path}); train first "
+                        "or point --exp_dir / --oper_name at one")
+    with open(path) as f:
+        trained = json.load(f)
+    changed = [k for k in MODEL_FIELDS if trained.get(k) != cfg.get(k)]
+    if changed:
+        warn(f"using the trained model's {', '.join(changed)} from {path}")
+    return {**cfg, **{k: trained[k] for k in MODEL_FIELDS}}
+
+
+def test(cfg):
+    cfg = _trained_config(cfg)
+    ds = dataset.prepare(cfg, check_images=not cfg["input"])
+    task = _model(cfg, ds)
+    checkpoints = loop.open_checkpoints(cfg, task)
+    if cfg["test_step"] is not None:
+        restored = checkpoints.restore_step(cfg["test_step"])
+    else:
+        restored = checkpoints.restore_latest()
+        if restored is None:
+            raise UserError(f"no readable checkpoint in {checkpoints.directory}; train first "
+                            f"(available: {checkpoints.describe_available()})")
+    step = int(checkpoints.step.numpy())
+    out_dir = os.path.join(cfg["exp_dir"], "test")
+    print(f"testing {restored} (iteration {step}); results in {out_dir}", flush=True)
+    evaluator = evaluation.Evaluator(cfg, ds, task.generator, task.discriminator)
+    if cfg["input"]:
+        batches, count = _photo_batches(cfg)
+        grid_dir, accuracy = os.path.join(out_dir, "photos"), None
+    else:
+        listing = ds.test if not cfg["num_test"] else _first(ds.test, cfg["num_test"])
+        batches = ((b["image"], [listing.files[p] for p in b["position"].numpy()])
+                   for b in evaluator.test_batches(listing))
+        grid_dir, accuracy = out_dir, evaluator.accuracy(listing)
+    success, distance, count = evaluator.manipulate(batches, grid_dir, save_single=cfg["save_single"])
+    report = evaluation.metrics_report(ds.groups, accuracy, success, distance, count)
+    report.update(checkpoint=restored, step=step, source="photos" if cfg["input"] else "test split")
+    evaluation.write_json(report, os.path.join(grid_dir, "metrics.json"))
+    print(evaluation.metrics_table(report))
+    print(f"wrote {count} image(s) as grids and metrics.json to {grid_dir}")
+    return 0
+
+
+def _first(listing, n):
+    from sggan.celeba import LabelledList
+    return LabelledList(listing.files[:n], listing.classes[:n], listing.masks[:n], listing.rows[:n])
+
+
+def _photo_batches(cfg):
+    """The user's photos (files or folders) as model-ready batches; unreadable files are listed."""
+    paths = []
+    for item in cfg["input"]:
+        if os.path.isdir(item):
+            paths += sorted(p for p in glob.glob(os.path.join(item, "*")) if os.path.isfile(p))
+        elif os.path.isfile(item):
+            paths.append(item)
+        else:
+            raise UserError(f"--input {item} does not exist")
+    loaded, unreadable = [], []
+    for path in paths:
+        pixels = images.load_photo(path)
+        (unreadable if pixels is None else loaded).append((path, pixels))
+    if unreadable:
+        warn(f"skipped {len(unreadable)} unreadable file(s): {', '.join(p for p, _ in unreadable)}")
+    if not loaded:
+        raise UserError("none of the --input files is a readable image (JPEG or PNG)")
+    prepared = [(path, _photo_to_model(pixels, cfg["image_size"])) for path, pixels in loaded]
+    size = cfg["batch_size"]
+    batches = [(tf.stack([p for _, p in prepared[i:i + size]]), [n for n, _ in prepared[i:i + size]])
+               for i in range(0, len(prepared), size)]
+    return batches, len(prepared)
+
+
+def _photo_to_model(pixels, image_size):
+    h, w = pixels.shape[:2]
+    top, left, side, _ = data.crop_window(tf.constant(h), tf.constant(w)).numpy()
+    return data.to_model_range(pixels[top:top + side, left:left + side], image_size)
+

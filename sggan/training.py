@@ -1,0 +1,124 @@
+"""SG-GAN's training steps: n_critic critic updates on fresh batches, then one generator update.
+
+The steps are tf.functions, each with its own GradientTape; losses are averaged over the global
+batch so the same code can run under a tf.distribute strategy.
+"""
+import math
+
+import keras
+import tensorflow as tf
+
+from sggan import losses
+
+
+def lr_decay(step, max_iters, decay_start, floor=0.1):
+    """The original's learning-rate factor at iteration `step`.
+
+    1 up to decay_start; then (max_iters − step) / (max_iters − decay_start), recomputed only while
+    the previous factor was above `floor`, so it freezes at the first value ≤ floor (≈ 0.1).
+    Written as a function of the step alone, so a resumed run gets the same factor.
+    """
+    span = max_iters - decay_start
+    if step <= decay_start or span <= 0:
+        return 1.0
+    freeze = max(decay_start + 1, math.ceil(max_iters - floor * span) - 1)
+    while (max_iters - freeze) / span > floor:
+        freeze += 1
+    return (max_iters - min(step, freeze)) / span
+
+
+class SGGANTask:
+    """Owns the networks, optimisers and random state of one SG-GAN run, and its train steps."""
+
+    def __init__(self, cfg, generator, discriminator, n_groups):
+        self.cfg = cfg
+        self.generator, self.discriminator = generator, discriminator
+        self.n_groups = n_groups
+        self.g_optimizer = keras.optimizers.Adam(cfg["learn_rate"], cfg["beta1"], cfg["beta2"])
+        self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], cfg["beta1"], cfg["beta2"])
+        self.g_optimizer.build(generator.trainable_variables)
+        self.d_optimizer.build(discriminator.trainable_variables)
+        self.rng = tf.random.Generator.from_seed(cfg["seed"])
+        self.global_batch = cfg["batch_size"]
+
+    def trackables(self):
+        """What a checkpoint must hold to resume exactly."""
+        return dict(generator=self.generator, discriminator=self.discriminator,
+                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, rng=self.rng)
+
+    def set_learning_rate(self, step):
+        rate = self.cfg["learn_rate"] * lr_decay(step, self.cfg["max_iters"], self.cfg["decay_start"])
+        self.g_optimizer.learning_rate = rate
+        self.d_optimizer.learning_rate = rate
+        return rate
+
+    def iteration(self, step, next_batch):
+        """One training iteration; returns the scalar losses (a dict of floats-to-be)."""
+        lr = self.set_learning_rate(step)
+        for _ in range(self.cfg["n_critic"]):
+            batch = next_batch()
+            d_terms = self.train_d(batch["image"], batch["classes"], batch["masks"])
+        g_terms = self.train_g(batch["image"])
+        return {**d_terms, **g_terms, "learning_rate": lr}
+
+    def _mean(self, per_sample):
+        return tf.nn.compute_average_loss(per_sample, global_batch_size=self.global_batch)
+
+    @tf.function
+    def train_d(self, images, classes, masks):
+        cfg, n_out = self.cfg, 2 * self.n_groups
+        batch = tf.shape(images)[0]
+        fakes = tf.stop_gradient(tf.concat(self.generator(images), 0))
+        alpha = self.rng.uniform(tf.stack([batch * n_out, 1, 1, 1]), 0.0, 1.0)
+        with tf.GradientTape() as tape:
+            patch, logits = self.discriminator(tf.concat([images, fakes], 0), training=True)
+            real_patch, fake_patches = patch[:batch], tf.split(patch[batch:], n_out)
+            adversarial = tf.add_n([self._mean(losses.critic_loss(cfg["loss"], real_patch, fake))
+                                    for fake in fake_patches])
+            classification = tf.add_n([
+                tf.reduce_sum(losses.masked_cross_entropy(logits[:batch, a], classes[:, a], masks[:, a]))
+                for a in range(self.n_groups)])
+            total = adversarial + classification
+            penalty = tf.constant(0.0)
+            if cfg["lam_gp"] > 0:
+                real_tiled = tf.tile(images, [n_out, 1, 1, 1])
+                per_sample = losses.gradient_penalty(self.discriminator, real_tiled, fakes, alpha)
+                penalty = self._mean(per_sample)  # = Σ over the outputs of each output's batch mean
+                total += cfg["lam_gp"] * penalty
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        return {"d_loss": total, "d_adversarial": adversarial, "d_classification": classification,
+                "d_penalty": penalty}
+
+    @tf.function
+    def train_g(self, images):
+        cfg, n_out = self.cfg, 2 * self.n_groups
+        batch = tf.shape(images)[0]
+        with tf.GradientTape() as tape:
+            features = self.generator.trunk(images)
+            fakes = [self.generator.head(k, features, images) for k in range(n_out)]
+            patch, logits = self.discriminator(tf.concat(fakes, 0))
+            fake_patches, fake_logits = tf.split(patch, n_out), tf.split(logits, n_out)
+            adversarial = tf.add_n([self._mean(losses.generator_adversarial_loss(cfg["loss"], p))
+                                    for p in fake_patches])
+            # Output k = group k // 2, "on" (class 1) for even k, "off" (class 0) for odd k.
+            classification = tf.add_n([self._mean(losses.cross_entropy(fake_logits[k][:, k // 2], 1 - k % 2))
+                                       for k in range(n_out)])
+            reconstruction = self._reconstruction(fakes, batch)
+            total = adversarial + cfg["lam_cls"] * classification + cfg["lam_recon"] * reconstruction
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        return {"g_loss": total, "g_adversarial": adversarial, "g_classification": classification,
+                "g_reconstruction": reconstruction}
+
+    def _reconstruction(self, fakes, batch):
+        """Mean |x_{a,1} − G(x_{a,2})_{a,1}| and |x_{a,2} − G(x_{a,1})_{a,2}| over all outputs.
+
+        The trunk runs once on all fakes; each head is then applied only to its partner's fake.
+        """
+        n_out = len(fakes)
+        partners = [fakes[k ^ 1] for k in range(n_out)]  # k ^ 1 swaps on/off within a group
+        features = tf.split(self.generator.trunk(tf.concat(partners, 0)), n_out)
+        per_sample = tf.add_n([losses.l1(fakes[k], self.generator.head(k, features[k], partners[k]))
+                               for k in range(n_out)]) / n_out
+        return self._mean(per_sample)
