@@ -65,7 +65,7 @@ def draw_attributes(rng):
 
 
 def draw_face(rng, attrs):
-    """Render one face; returns the PIL image and the mouth box (for tests and inspection)."""
+    """Render one face; returns the PIL image and boxes of its mouth and of a patch of hair."""
     background = tuple(int(c) for c in rng.integers(40, 230, 3))
     image = Image.new("RGB", (WIDTH, HEIGHT), background)
     draw = ImageDraw.Draw(image)
@@ -103,7 +103,8 @@ def draw_face(rng, attrs):
     image = image.filter(ImageFilter.GaussianBlur(0.7))
     noise = rng.normal(0, 4, (HEIGHT, WIDTH, 3))
     pixels = np.clip(np.asarray(image, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
-    return Image.fromarray(pixels), mouth
+    hair_box = tuple(int(v) for v in (cx - fw * 0.3, cy - fh * 1.09, cx + fw * 0.3, cy - fh * 1.03))
+    return Image.fromarray(pixels), {"mouth": mouth, "hair": hair_box}
 
 
 def _draw_eyes(draw, rng, cx, cy, fw, fh, attrs, hair):

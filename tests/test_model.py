@@ -1,0 +1,136 @@
+"""Networks (shapes, parameter counts) and every loss term against NumPy on fixed small tensors."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sggan import losses, networks
+from sggan.layers import SpectralNormConv2D
+from sggan.training import lr_decay
+
+PAPER = dict(ngf=64, n_blocks=6, image_size=128, ndf=64, d_layers=6, no_sp=False)
+
+
+def test_paper_preset_shapes_and_exact_parameter_counts():
+    generator, discriminator = networks.build(PAPER, 4)
+    assert networks.trainable_count(generator) == 9_448_188
+    assert networks.trainable_count(discriminator) == 24_002_697
+    images = tf.zeros((2, 128, 128, 3))
+    outputs = generator(images)
+    assert len(outputs) == 8 and all(o.shape == (2, 128, 128, 3) for o in outputs)
+    patch, logits = discriminator(images)
+    assert patch.shape == (2, 2, 2) and logits.shape == (2, 4, 2)
+
+
+def test_spectral_norm_adds_no_trainable_weights():
+    _, with_sn = networks.build(dict(PAPER, image_size=64, d_layers=5, ndf=8, ngf=4, n_blocks=1), 4)
+    _, without = networks.build(dict(PAPER, image_size=64, d_layers=5, ndf=8, ngf=4, n_blocks=1, no_sp=True), 4)
+    assert networks.trainable_count(with_sn) == networks.trainable_count(without)
+
+
+def test_tiny_configuration_shapes():
+    cfg = dict(ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=False)
+    generator, discriminator = networks.build(cfg, 3)
+    outputs = generator(tf.zeros((5, 16, 16, 3)))
+    assert len(outputs) == 6 and outputs[0].shape == (5, 16, 16, 3)
+    assert np.abs(outputs[0].numpy()).max() <= 1.0
+    patch, logits = discriminator(tf.zeros((5, 16, 16, 3)))
+    assert patch.shape == (5, 4, 4) and logits.shape == (5, 3, 2)
+
+
+def test_trunk_and_heads_compose_to_the_full_generator():
+    generator, _ = networks.build(dict(ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True), 2)
+    images = tf.random.uniform((2, 16, 16, 3), -1, 1)
+    whole = generator(images)
+    features = generator.trunk(images)
+    for k in range(4):
+        np.testing.assert_allclose(generator.head(k, features, images).numpy(), whole[k].numpy(), atol=1e-6)
+
+
+def test_spectral_norm_divides_by_sigma():
+    layer = SpectralNormConv2D(3, 2, padding="valid")
+    layer.build((None, 4, 4, 2))
+    for _ in range(50):  # power iterations converge to the top singular vector
+        kernel = layer.normalized_kernel(training=True)
+    matrix = layer.kernel.numpy().reshape(-1, 3)
+    sigma = np.linalg.svd(matrix, compute_uv=False)[0]
+    np.testing.assert_allclose(kernel.numpy(), layer.kernel.numpy() / sigma, rtol=1e-4)
+    u_before = layer.u.numpy().copy()
+    layer.normalized_kernel(training=False)
+    assert np.array_equal(u_before, layer.u.numpy())  # only training calls update u
+
+
+PATCH_REAL = np.array([[[0.5, -1.0], [2.0, 0.0]], [[-0.3, 0.1], [0.4, 1.2]]], np.float32)
+PATCH_FAKE = np.array([[[-2.0, 0.5], [0.3, 0.7]], [[1.5, -0.5], [0.0, -1.0]]], np.float32)
+
+
+def _np_softplus(x):
+    return np.log1p(np.exp(x))
+
+
+@pytest.mark.parametrize("kind,critic,generator", [
+    ("wgan-gp", lambda r, f: f - r, lambda f: -f),
+    ("hinge", lambda r, f: np.maximum(0, 1 - r) + np.maximum(0, 1 + f), lambda f: -f),
+    ("lsgan", lambda r, f: 0.5 * ((r - 1) ** 2 + f ** 2), lambda f: 0.5 * (f - 1) ** 2),
+    ("nsgan", lambda r, f: _np_softplus(-r) + _np_softplus(f), lambda f: _np_softplus(-f)),
+])
+def test_adversarial_losses(kind, critic, generator):
+    real, fake = PATCH_REAL.mean(axis=(1, 2)), PATCH_FAKE.mean(axis=(1, 2))
+    np.testing.assert_allclose(losses.critic_loss(kind, PATCH_REAL, PATCH_FAKE).numpy(), critic(real, fake), rtol=1e-5)
+    np.testing.assert_allclose(losses.generator_adversarial_loss(kind, PATCH_FAKE).numpy(), generator(fake), rtol=1e-5)
+
+
+def test_gradient_penalty_against_analytic_gradient():
+    weights = np.arange(1, 13, dtype=np.float32).reshape(1, 2, 2, 3) / 10.0
+
+    def critic(x):  # patch = w·x² summed over channels: ∇ of the patch sum = 2·w·x
+        return tf.reduce_sum(weights * x * x, axis=-1), None
+
+    real = np.linspace(-1, 1, 24, dtype=np.float32).reshape(2, 2, 2, 3)
+    fake = np.cos(np.arange(24, dtype=np.float32)).reshape(2, 2, 2, 3)
+    alpha = np.array([0.25, 0.8], np.float32).reshape(2, 1, 1, 1)
+    mixed = real + alpha * (fake - real)
+    norms = np.sqrt(((2 * weights * mixed) ** 2).sum(axis=(1, 2, 3)))
+    got = losses.gradient_penalty(critic, tf.constant(real), tf.constant(fake), tf.constant(alpha)).numpy()
+    np.testing.assert_allclose(got, (norms - 1) ** 2, rtol=1e-4)
+
+
+def _np_ce(logits, labels):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(len(labels)), labels]
+
+
+def test_masked_cross_entropy():
+    logits = np.array([[2.0, -1.0], [0.5, 0.5], [-1.0, 3.0], [0.0, 1.0]], np.float32)
+    classes = np.array([0, 1, 1, 0])
+    mask = np.array([1, 0, 1, 1], np.float32)
+    expected = (mask * _np_ce(logits, classes)).sum() / mask.sum()
+    got = tf.reduce_sum(losses.masked_cross_entropy(logits, classes, mask)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    none = losses.masked_cross_entropy(logits, classes, np.zeros(4, np.float32)).numpy()
+    assert np.all(none == 0) and np.all(np.isfinite(none))  # all unlabelled: 0, never NaN
+
+
+def test_classification_and_l1():
+    logits = np.array([[2.0, -1.0], [0.5, 0.5]], np.float32)
+    np.testing.assert_allclose(losses.cross_entropy(logits, 1).numpy(), _np_ce(logits, np.array([1, 1])), rtol=1e-5)
+    a = np.arange(16, dtype=np.float32).reshape(2, 2, 2, 2)
+    b = a[::-1] * 0.5
+    np.testing.assert_allclose(losses.l1(a, b).numpy(), np.abs(a - b).mean(axis=(1, 2, 3)), rtol=1e-6)
+
+
+def test_learning_rate_decay_schedule():
+    assert lr_decay(0, 40000, 20000) == 1.0
+    assert lr_decay(20000, 40000, 20000) == 1.0
+    assert lr_decay(30000, 40000, 20000) == 0.5
+    assert lr_decay(39999, 40000, 20000) == pytest.approx(0.1)
+    assert lr_decay(40000, 40000, 20000) == pytest.approx(0.1)
+
+
+def test_decay_matches_the_originals_running_update():
+    for max_iters, start in ((40000, 20000), (103, 40), (10, 0)):
+        factor = 1.0
+        for step in range(max_iters + 1):
+            if step > start and factor > 0.1:
+                factor = (max_iters - step) / float(max_iters - start)
+            assert lr_decay(step, max_iters, start) == factor, (max_iters, start, step)
