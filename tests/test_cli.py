@@ -1,0 +1,141 @@
+"""The command line: help, overrides, dry run, and one-line errors (exit 2) for every bad input."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import types
+
+import pytest
+
+import config
+from sggan.errors import UserError
+from tests.conftest import ROOT, TINY, make_cfg
+
+
+def run_main(*argv, cwd=ROOT, script=None):
+    script = script or os.path.join(ROOT, "main.py")
+    return subprocess.run([sys.executable, script, *map(str, argv)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_help_lists_every_setting_with_its_default():
+    result = run_main("--help")
+    assert result.returncode == 0
+    for name in config.SETTINGS:
+        assert f"--{name}" in result.stdout, name
+    assert "(default: 8)" in result.stdout and "--mode" in result.stdout
+
+
+def test_defaults_are_the_originals_and_flags_override():
+    cfg = make_cfg()
+    assert (cfg["batch_size"], cfg["learn_rate"], cfg["image_size"], cfg["max_iters"]) == (8, 1e-4, 128, 40000)
+    assert (cfg["beta1"], cfg["beta2"], cfg["lam_recon"], cfg["lam_gp"], cfg["sp_type"]) == (0.5, 0.999, 10, 10, 0)
+    assert cfg["mode"] == "train" and cfg["exp_dir"] == "train_log_sggan_celeba"
+    cfg = make_cfg("--batch_size", "16", "--mode", "test", "--attributes", "Male", "Young")
+    assert cfg["batch_size"] == 16 and cfg["mode"] == "test" and cfg["attributes"] == ["Male", "Young"]
+
+
+def test_mode_flag_in_config_py_selects_test():
+    module = types.SimpleNamespace(**{k: getattr(config, k) for k in ("SETTINGS", "PRESETS", "OPER_NAME")},
+                                   OPER_FLAG=1)
+    assert make_cfg(module=module)["mode"] == "test"
+    assert make_cfg("--mode", "train", module=module)["mode"] == "train"
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--batch_sise", "4"], "unknown option --batch_sise; did you mean --batch_size"),
+    (["--batch_size", "-3"], "--batch_size must be positive"),
+    (["--batch_size", "many"], "--batch_size expects int"),
+    (["--image_size", "100"], "--image_size 100 cannot be taken by a discriminator of --d_layers 6"),
+    (["--image_size", "30", "--d_layers", "1"], "must be a multiple of 4"),
+    (["--loss", "wgan"], "invalid choice"),
+    (["--sp_type", "3"], "invalid choice"),
+])
+def test_bad_flags_are_refused_before_anything_runs(argv, fragment):
+    with pytest.raises(UserError, match=None) as problem:
+        make_cfg(*argv)
+    assert fragment in str(problem.value)
+
+
+def test_dry_run_prints_one_json_object(demo_dir):
+    result = run_main("--data_dir", demo_dir, "--dry_run", *TINY)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["train_images"] == 128 and summary["train_entries"] == 128 and summary["test_images"] == 16
+    assert set(summary["groups"]) == set(config.SETTINGS["attributes"])
+    for counts in summary["groups"].values():
+        assert set(counts) == {"labelled", "labelled_entries", "positives"}
+        assert 0 <= counts["positives"] <= counts["labelled"] <= counts["labelled_entries"]
+    assert summary["generator_params"] > 0 and summary["discriminator_params"] > 0
+
+
+def test_dry_run_with_sparse_labels_and_custom_groups(demo_dir):
+    result = run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--labelled", "0.25", "--oversample_times", "2",
+                      "--attributes", "Male", "Black_Hair/Blond_Hair")
+    summary = json.loads(result.stdout)
+    assert summary["train_entries"] == 128 + 2 * 32
+    assert summary["groups"]["Male"]["labelled"] == 32 and summary["groups"]["Male"]["labelled_entries"] == 96
+
+
+def copy_data(demo_dir, tmp_path):
+    return shutil.copytree(demo_dir, tmp_path / "faces")
+
+
+def test_missing_data_folder(tmp_path):
+    assert_one_line_error(run_main("--data_dir", tmp_path / "nowhere", "--dry_run"),
+                          "data folder", "does not exist", "--data_dir")
+
+
+def test_missing_attribute_file(tmp_path):
+    assert_one_line_error(run_main("--data_dir", tmp_path, "--dry_run"), "no attribute file", "list_attr_celeba.txt")
+
+
+def test_malformed_row(demo_dir, tmp_path):
+    data = copy_data(demo_dir, tmp_path)
+    path = os.path.join(data, "list_attr_celeba.txt")
+    lines = open(path).read().split("\n")
+    lines[5] = lines[5][:-3]
+    open(path, "w").write("\n".join(lines))
+    assert_one_line_error(run_main("--data_dir", data, "--dry_run", *TINY), "list_attr_celeba.txt line 6")
+
+
+def test_unknown_attribute_name_suggests(demo_dir):
+    assert_one_line_error(run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--attributes", "Blond_Hiar"),
+                          "unknown attribute 'Blond_Hiar'", "did you mean Blond_Hair")
+
+
+def test_missing_images_are_refused_then_skipped_on_request(demo_dir, tmp_path):
+    data = copy_data(demo_dir, tmp_path)
+    for name in ("000001.jpg", "000002.jpg", "000150.jpg"):
+        os.remove(os.path.join(data, "img_align_celeba", name))
+    assert_one_line_error(run_main("--data_dir", data, "--dry_run", *TINY),
+                          "3 listed image(s) missing", "000001.jpg, 000002.jpg, 000150.jpg", "--skip_missing")
+    result = run_main("--data_dir", data, "--dry_run", *TINY, "--skip_missing")
+    assert result.returncode == 0 and "warning: skipping 3 listed image(s)" in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["train_images"] == 126 and summary["test_images"] == 15
+
+
+def test_batch_larger_than_training_set(demo_dir):
+    assert_one_line_error(run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--batch_size", "500"),
+                          "--batch_size 500 is larger than the training set (128")
+
+
+def test_image_folder_alternatives(demo_dir, tmp_path):
+    data = copy_data(demo_dir, tmp_path)
+    os.rename(os.path.join(data, "img_align_celeba"), os.path.join(data, "celebA"))
+    assert run_main("--data_dir", data, "--dry_run", *TINY).returncode == 0
+    elsewhere = tmp_path / "pictures"
+    os.rename(os.path.join(data, "celebA"), elsewhere)
+    assert_one_line_error(run_main("--data_dir", data, "--dry_run", *TINY), "no image folder")
+    assert run_main("--data_dir", data, "--image_dir", elsewhere, "--dry_run", *TINY).returncode == 0

@@ -1,0 +1,106 @@
+"""Test mode after a tiny training run: grids, metrics.json, your own photos, missing checkpoints."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from sggan import images, runs
+from sggan.errors import UserError
+from tests.conftest import ROOT, TINY, make_cfg
+
+
+@pytest.fixture(scope="module")
+def trained(demo_dir, tmp_path_factory):
+    """A tiny experiment trained for 2 iterations; returns a function making test-mode configs."""
+    exp = tmp_path_factory.mktemp("trained") / "exp"
+
+    def cfg(*extra):
+        return make_cfg("--data_dir", demo_dir, "--exp_dir", exp, *TINY, *extra)
+    keras.utils.set_random_seed(0)
+    runs.train(cfg("--max_iters", "2"))
+    return cfg
+
+
+def test_grids_and_metrics_for_the_test_split(trained):
+    cfg = trained("--mode", "test")
+    runs.test(cfg)
+    out = os.path.join(cfg["exp_dir"], "test")
+    grids = sorted(f for f in os.listdir(out) if f.startswith("grid_"))
+    assert grids == ["grid_0000.png", "grid_0001.png", "grid_0002.png", "grid_0003.png"]  # 16 images, batch 4
+    grid = np.asarray(Image.open(os.path.join(out, grids[0])))
+    rows, tile, columns = 4, 16, 1 + 2 * 4
+    assert grid.shape[1] == columns * tile
+    header = grid.shape[0] - rows * tile
+    assert 10 <= header <= 60
+    assert grid[:header].min() < 128  # the header has text on it
+    report = json.load(open(os.path.join(out, "metrics.json")))
+    assert report["images"] == 16 and report["step"] == 2 and report["checkpoint"].endswith("ckpt-2")
+    assert set(report["groups"]) == {"Male", "Smiling", "Black_Hair/Blond_Hair-Brown_Hair", "Wearing_Lipstick"}
+    for m in report["groups"].values():
+        assert {"accuracy_real", "success_on", "success_off", "success", "l1_on", "l1_off"} <= set(m)
+        for key in ("accuracy_real", "success_on", "success_off", "success"):
+            assert 0.0 <= m[key] <= 1.0
+        assert 0.0 <= m["l1_on"] <= 2.0 and 0.0 <= m["l1_off"] <= 2.0
+
+
+def test_first_column_is_the_input(trained):
+    cfg = trained("--mode", "test", "--num_test", "4")
+    runs.test(cfg)
+    ds = runs.dataset.prepare(cfg)
+    first = images.load_photo(os.path.join(ds.image_dir, ds.test.files[0]))
+    expected = images.to_uint8(runs._photo_to_model(first, 16).numpy())
+    grid = np.asarray(Image.open(os.path.join(cfg["exp_dir"], "test", "grid_0000.png")))
+    header = grid.shape[0] - 4 * 16
+    assert np.abs(grid[header:header + 16, :16].astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_own_photos_png_grey_jpeg_and_a_non_image(trained, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray((np.random.default_rng(0).random((90, 70, 3)) * 255).astype(np.uint8)).save(photos / "a.png")
+    Image.fromarray((np.random.default_rng(1).random((218, 178)) * 255).astype(np.uint8), "L").save(photos / "b.jpg")
+    (photos / "notes.txt").write_text("not an image")
+    cfg = trained("--mode", "test", "--input", str(photos), "--save_single")
+    runs.test(cfg)
+    out = os.path.join(cfg["exp_dir"], "test", "photos")
+    grid = np.asarray(Image.open(os.path.join(out, "grid_0000.png")))
+    assert grid.shape[1] == 9 * 16 and (grid.shape[0] - 2 * 16) > 0
+    report = json.load(open(os.path.join(out, "metrics.json")))
+    assert report["images"] == 2 and report["source"] == "photos"
+    assert "notes.txt" in capsys.readouterr().err
+    singles = sorted(os.listdir(os.path.join(out, "single")))
+    assert len(singles) == 2 * 8 and "a_Male.png" in singles and "b_not_Wearing_Lipstick.png" in singles
+
+
+def test_missing_checkpoint_is_an_error(trained, tmp_path):
+    with pytest.raises(UserError, match=r"no checkpoint of iteration 7 in .*checkpoints; available: 2"):
+        runs.test(trained("--mode", "test", "--test_step", "7"))
+    bare = tmp_path / "bare"
+    shutil.copytree(trained()["exp_dir"], bare, ignore=shutil.ignore_patterns("checkpoints"))
+    with pytest.raises(UserError, match=r"no readable checkpoint in .*bare/checkpoints"):
+        runs.test(trained("--mode", "test", "--exp_dir", bare))
+    with pytest.raises(UserError, match="no trained experiment"):
+        runs.test(trained("--mode", "test", "--exp_dir", tmp_path / "never"))
+
+
+def test_oper_flag_in_config_py_runs_test_mode(trained, tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(os.path.join(ROOT, "main.py"), tree)
+    source = open(os.path.join(ROOT, "config.py")).read()
+    assert "OPER_FLAG = 0" in source
+    (tree / "config.py").write_text(source.replace("OPER_FLAG = 0", "OPER_FLAG = 1"))
+    os.symlink(os.path.join(ROOT, "sggan"), tree / "sggan")
+    cfg = trained()
+    result = subprocess.run([sys.executable, str(tree / "main.py"), "--data_dir", cfg["data_dir"],
+                             "--exp_dir", cfg["exp_dir"], *TINY, "--num_test", "4"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "testing" in result.stdout and "succ on" in result.stdout
+    assert os.path.isfile(os.path.join(cfg["exp_dir"], "test", "metrics.json"))
