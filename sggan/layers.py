@@ -2,17 +2,20 @@
 import keras
 import tensorflow as tf
 
-# The original initialises every convolution N(0, 0.02) with zero biases.
-WEIGHTS = keras.initializers.RandomNormal(stddev=0.02)
+
+def weights():
+    """The original's N(0, 0.02) kernel initialiser; a new one per layer, created after the run's
+    seed is set (a shared module-level instance would draw its seed at import time)."""
+    return keras.initializers.RandomNormal(stddev=0.02)
 
 
 def conv(filters, kernel, stride=1, padding="same", name=None):
-    return keras.layers.Conv2D(filters, kernel, stride, padding=padding, kernel_initializer=WEIGHTS,
+    return keras.layers.Conv2D(filters, kernel, stride, padding=padding, kernel_initializer=weights(),
                                bias_initializer="zeros", name=name)
 
 
 def deconv(filters, kernel, stride, name=None):
-    return keras.layers.Conv2DTranspose(filters, kernel, stride, padding="same", kernel_initializer=WEIGHTS,
+    return keras.layers.Conv2DTranspose(filters, kernel, stride, padding="same", kernel_initializer=weights(),
                                         bias_initializer="zeros", name=name)
 
 
@@ -54,5 +57,5 @@ class SpectralNormConv2D(keras.layers.Conv2D):
 def critic_conv(filters, kernel, stride, padding, spectral_norm, name=None):
     """A discriminator convolution, spectrally normalised unless turned off."""
     kind = SpectralNormConv2D if spectral_norm else keras.layers.Conv2D
-    return kind(filters, kernel, stride, padding=padding, kernel_initializer=WEIGHTS,
+    return kind(filters, kernel, stride, padding=padding, kernel_initializer=weights(),
                 bias_initializer="zeros", name=name)

@@ -52,6 +52,10 @@ def train(cfg, task, make_stream, hooks=()):
     """
     checkpoints = open_checkpoints(cfg, task)
     resumed = None if cfg["fresh"] else checkpoints.restore_latest()
+    if resumed is None and checkpoints.available() and not cfg["fresh"]:
+        raise UserError(f"checkpoints exist in {checkpoints.directory} but none can be read with this "
+                        "configuration (were network settings changed?); pass --fresh to start again "
+                        "(they will be replaced) or use another --exp_dir")
     start = int(checkpoints.step.numpy())
     if resumed:
         print(f"resuming from {resumed} (iteration {start}); pass --fresh to start again", flush=True)

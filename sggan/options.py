@@ -106,7 +106,7 @@ def _parser(settings):
         if opt.flag:
             parser.add_argument(f"--{name}", action="store_true", default=None, help=help_text)
             continue
-        kind = opt.type or type(default)
+        kind = opt.type or (str if isinstance(default, list) else type(default))
         parser.add_argument(f"--{name}", type=_typed(name, kind), choices=opt.choices, nargs=opt.nargs,
                             default=None, help=help_text)
     return parser

@@ -42,8 +42,12 @@ class SGGANTask:
         self.global_batch = cfg["batch_size"]
 
     def trackables(self):
-        """What a checkpoint must hold to resume exactly."""
-        return dict(generator=self.generator, discriminator=self.discriminator,
+        """What a checkpoint must hold to resume exactly.
+
+        The networks go in as lists of their weights (in layer order): tf.train.Checkpoint does not
+        see the layers Keras 3 keeps in Python lists, which would leave e.g. spectral-norm vectors out.
+        """
+        return dict(generator=list(self.generator.weights), discriminator=list(self.discriminator.weights),
                     g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, rng=self.rng)
 
     def set_learning_rate(self, step):

@@ -55,18 +55,26 @@ def test_tiny_run_writes_checkpoints_grids_events_and_loss_log(tiny_cfg):
     assert {"d_loss", "g_reconstruction", "learning_rate", "samples"} <= tags
 
 
-def test_resume_is_exact(tiny_cfg, tmp_path):
-    straight = tiny_cfg("--max_iters", "4", "--exp_dir", tmp_path / "straight", "--save_every", "100")
-    train(straight)
-    first = tiny_cfg("--max_iters", "2", "--exp_dir", tmp_path / "resumed", "--save_every", "100")
-    train(first)
-    train(dict(first, max_iters=4))
-    a = checkpoint_weights(straight["exp_dir"], 4)
-    b = checkpoint_weights(first["exp_dir"], 4)
+def run_main(*argv):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *map(str, argv)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_resume_is_exact(demo_dir, tmp_path):
+    """A run stopped at 2 and resumed to 4 ends with the same bits as one run straight to 4
+    (each run a fresh process, as a real resume is)."""
+    common = ["--data_dir", demo_dir, *TINY, "--deterministic", "--save_every", "100"]
+    run_main(*common, "--exp_dir", tmp_path / "straight", "--max_iters", "4")
+    run_main(*common, "--exp_dir", tmp_path / "resumed", "--max_iters", "2")
+    assert "resuming from" in run_main(*common, "--exp_dir", tmp_path / "resumed", "--max_iters", "4")
+    a = checkpoint_weights(tmp_path / "straight", 4)
+    b = checkpoint_weights(tmp_path / "resumed", 4)
     assert a.keys() == b.keys() and len(a) > 20
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    log = [json.loads(line)["step"] for line in open(os.path.join(first["exp_dir"], "losses.jsonl"))]
+    log = [json.loads(line)["step"] for line in open(tmp_path / "resumed" / "losses.jsonl")]
     assert sorted(set(log)) == [0, 1, 2, 3]
 
 
@@ -129,3 +137,11 @@ def test_ctrl_c_saves_and_resumes(demo_dir, tmp_path):
                            cwd=ROOT, timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"resuming from {exp}/checkpoints/ckpt-{stopped} (iteration {stopped})" in again.stdout
+
+
+def test_checkpoints_of_another_architecture_are_not_overwritten(tiny_cfg):
+    cfg = tiny_cfg("--max_iters", "2")
+    train(cfg)
+    with pytest.raises(loop.UserError, match="none can be read with this configuration"):
+        train(dict(cfg, ngf=8, max_iters=4))
+    assert [s for s, _ in Checkpoints(os.path.join(cfg["exp_dir"], "checkpoints"), 5).available()] == [2]
