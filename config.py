@@ -33,6 +33,7 @@ SETTINGS = {
     "n_blocks": 6,                  # residual blocks in the generator trunk
     "d_layers": 6,                  # stride-2 convolutions in the discriminator
     "no_sp": False,                 # turn spectral normalisation of the discriminator off
+    "identity_init": False,         # start each output block as a copy of the input image (not original)
     # --- training ----------------------------------------------------------------------
     "loss": "wgan-gp",              # wgan-gp | hinge | lsgan | nsgan
     "batch_size": 8,

@@ -44,7 +44,7 @@ class Checkpoints:
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
                 return path
-            except (tf.errors.OpError, ValueError, AssertionError) as problem:
+            except Exception as problem:  # TF raises many kinds for truncated or foreign files
                 warn(f"checkpoint {path} cannot be read ({type(problem).__name__}); trying the previous one")
         return None
 
@@ -54,7 +54,11 @@ class Checkpoints:
         if not matches:
             raise UserError(f"no checkpoint of iteration {step} in {self.directory}; "
                             f"available: {self.describe_available()}")
-        self.checkpoint.restore(matches[0]).assert_existing_objects_matched()
+        try:
+            self.checkpoint.restore(matches[0]).assert_existing_objects_matched()
+        except Exception as problem:  # TF raises many kinds for truncated or foreign files
+            raise UserError(f"checkpoint {matches[0]} cannot be read ({type(problem).__name__}); "
+                            "was it written with other network settings?")
         return matches[0]
 
     def describe_available(self):

@@ -9,9 +9,27 @@ def weights():
     return keras.initializers.RandomNormal(stddev=0.02)
 
 
-def conv(filters, kernel, stride=1, padding="same", name=None):
-    return keras.layers.Conv2D(filters, kernel, stride, padding=padding, kernel_initializer=weights(),
-                               bias_initializer="zeros", name=name)
+class PassThrough(keras.initializers.Initializer):
+    """N(0, 0.02) plus a unit centre tap from input channels [source, source + 3) to output
+    channels [0, 3): the layer starts by passing an RGB image through (see --identity_init)."""
+
+    def __init__(self, source):
+        self.source = source
+        self.base = weights()
+
+    def __call__(self, shape, dtype=None):
+        kernel = self.base(shape, dtype)
+        centre_h, centre_w = shape[0] // 2, shape[1] // 2
+        rows = [[centre_h, centre_w, self.source + c, c] for c in range(3)]
+        return tf.tensor_scatter_nd_add(kernel, rows, tf.ones(3, kernel.dtype))
+
+    def get_config(self):
+        return {"source": self.source}
+
+
+def conv(filters, kernel, stride=1, padding="same", name=None, initializer=None):
+    return keras.layers.Conv2D(filters, kernel, stride, padding=padding,
+                               kernel_initializer=initializer or weights(), bias_initializer="zeros", name=name)
 
 
 def deconv(filters, kernel, stride, name=None):

@@ -7,7 +7,7 @@ Output k of the generator is group k // 2 with the attribute on (class 1) for ev
 import keras
 import tensorflow as tf
 
-from sggan.layers import conv, critic_conv, deconv, instance_norm
+from sggan.layers import PassThrough, conv, critic_conv, deconv, instance_norm
 
 # Output blocks per group position, cycled, as the original: gender and lipstick end in one 7x7
 # convolution; smile and hair in 3x3 → 32 channels → 3x3.
@@ -31,13 +31,16 @@ class OutputHead(keras.layers.Layer):
     """One generator output: upsample, concatenate the input image ("refined residual image
     learning"), then the output block and tanh."""
 
-    def __init__(self, ngf, block, **kwargs):
+    def __init__(self, ngf, block, identity_init=False, **kwargs):
         super().__init__(**kwargs)
         self.up, self.norm = deconv(ngf, 4, 2), instance_norm()
+        # identity_init: the output block starts by copying the concatenated input image (its last
+        # 3 channels) to the output, so training starts from near-identity edits.
+        first = PassThrough(ngf) if identity_init else None
         if block == "7x7":
-            self.out = [conv(3, 7)]
+            self.out = [conv(3, 7, initializer=first)]
         else:
-            self.out = [conv(32, 3), conv(3, 3)]
+            self.out = [conv(32, 3, initializer=first), conv(3, 3, initializer=PassThrough(0) if identity_init else None)]
 
     def call(self, features, image):
         x = tf.concat([tf.nn.relu(self.norm(self.up(features))), image], axis=-1)
@@ -53,14 +56,14 @@ class Generator(keras.Model):
     batch of several inputs and applies only the heads it needs.
     """
 
-    def __init__(self, n_groups, ngf=64, n_blocks=6, **kwargs):
+    def __init__(self, n_groups, ngf=64, n_blocks=6, identity_init=False, **kwargs):
         super().__init__(**kwargs)
         self.n_outputs = 2 * n_groups
         self.encoder = [conv(ngf, 7), instance_norm(), conv(2 * ngf, 4, 2), instance_norm(),
                         conv(4 * ngf, 4, 2), instance_norm()]
         self.blocks = [ResidualBlock(4 * ngf) for _ in range(n_blocks)]
         self.shared_up, self.shared_norm = deconv(2 * ngf, 4, 2), instance_norm()
-        self.heads = [OutputHead(ngf, HEAD_BLOCKS[(k // 2) % len(HEAD_BLOCKS)])
+        self.heads = [OutputHead(ngf, HEAD_BLOCKS[(k // 2) % len(HEAD_BLOCKS)], identity_init)
                       for k in range(self.n_outputs)]
 
     def trunk(self, images):
@@ -109,7 +112,7 @@ class Discriminator(keras.Model):
 
 def build(cfg, n_groups):
     """Both networks, built (variables created) for cfg's image size."""
-    generator = Generator(n_groups, cfg["ngf"], cfg["n_blocks"], name="generator")
+    generator = Generator(n_groups, cfg["ngf"], cfg["n_blocks"], cfg.get("identity_init", False), name="generator")
     discriminator = Discriminator(n_groups, cfg["image_size"], cfg["ndf"], cfg["d_layers"],
                                   spectral_norm=not cfg["no_sp"], name="discriminator")
     dummy = tf.zeros((1, cfg["image_size"], cfg["image_size"], 3))

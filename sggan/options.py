@@ -57,6 +57,8 @@ OPTIONS = {
     "n_blocks": Option("residual blocks in the generator", minimum=0),
     "d_layers": Option("stride-2 convolutions in the discriminator", positive=True),
     "no_sp": Option("turn spectral normalisation of the discriminator off", flag=True),
+    "identity_init": Option("initialise each output block to copy the input image (not in the original; "
+                            "the demo uses it to learn edits in minutes)", flag=True),
     "loss": Option("adversarial loss", choices=("wgan-gp", "hinge", "lsgan", "nsgan")),
     "batch_size": Option("images per batch", positive=True),
     "max_iters": Option("training iterations (generator updates)", positive=True),

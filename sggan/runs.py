@@ -11,7 +11,7 @@ from sggan.options import describe, save_config
 from sggan.training import SGGANTask
 
 # Fields that fix the networks' shapes: test mode takes them from the experiment's config.json.
-MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers", "no_sp")
+MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers", "no_sp", "identity_init")
 
 
 def dry_run(cfg):
@@ -25,8 +25,10 @@ def dry_run(cfg):
 
 
 def _model(cfg, ds):
-    generator, discriminator = networks.build(cfg, len(ds.groups))
-    return SGGANTask(cfg, generator, discriminator, len(ds.groups))
+    """Networks, optimisers and random state, created in the current tf.distribute strategy's scope."""
+    with tf.distribute.get_strategy().scope():
+        generator, discriminator = networks.build(cfg, len(ds.groups))
+        return SGGANTask(cfg, generator, discriminator, len(ds.groups))
 
 
 def train(cfg):
