@@ -22,19 +22,10 @@ def crop_window(height, width):
 
 
 def decode_square(raw):
-    """Decode JPEG or PNG bytes to an RGB uint8 square (JPEGs are decoded only inside the crop)."""
-    is_jpeg = tf.equal(tf.strings.substr(raw, 0, 2), b"\xff\xd8")
-
-    def jpeg():
-        shape = tf.io.extract_jpeg_shape(raw)
-        return tf.io.decode_and_crop_jpeg(raw, crop_window(shape[0], shape[1]), channels=3)
-
-    def other():
-        image = tf.io.decode_image(raw, channels=3, expand_animations=False)
-        top, left, h, w = tf.unstack(crop_window(tf.shape(image)[0], tf.shape(image)[1]))
-        return image[top:top + h, left:left + w]
-
-    return tf.cond(is_jpeg, jpeg, other)
+    """Decode JPEG or PNG bytes and cut out the square (RGB uint8)."""
+    image = tf.io.decode_image(raw, channels=3, expand_animations=False)
+    top, left, height, width = tf.unstack(crop_window(tf.shape(image)[0], tf.shape(image)[1]))
+    return image[top:top + height, left:left + width]
 
 
 def to_model_range(square, image_size):
@@ -46,11 +37,12 @@ def to_model_range(square, image_size):
 
 
 def load_image(raw, image_size, flip_seed=None):
-    """Bytes → model-ready image; flips left-right with p = 0.5 when a flip seed is given."""
-    image = to_model_range(decode_square(raw), image_size)
+    """Bytes → model-ready image; flips left-right with p = 0.5 when a flip seed is given
+    (on the uint8 square, before the resize, where it is cheapest)."""
+    square = decode_square(raw)
     if flip_seed is not None:
-        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
-    return image
+        square = tf.image.stateless_random_flip_left_right(square, seed=flip_seed)
+    return to_model_range(square, image_size)
 
 
 def training_dataset(source, listing, image_size, batch_size, seed, start_index=0):
