@@ -98,7 +98,6 @@ PRESETS = {
         "beta2": 0.999,
         "n_critic": 2,              # discriminator/classifier rounds per generator round
         "max_iters": 25325,         # 25 epochs of 202,599 images at 2 x 100 per iteration
-        "loss": "hinge",
         "log_every": 100,
         "sample_every": 500,
         "eval_every": 1000,

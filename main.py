@@ -26,9 +26,9 @@ def main(argv):
         print(json.dumps(runs.dry_run(cfg)))
         return 0
     if cfg["model"] == "vacgan":
-        from sggan import vacgan
-        return vacgan.run(cfg)
-    return {"train": runs.train, "test": runs.test}[cfg["mode"]](cfg)
+        from sggan import vacgan_runs
+        return vacgan_runs.run(cfg)
+    return {"train": runs.train, "test": runs.test, "fid": runs.frechet}[cfg["mode"]](cfg)
 
 
 if __name__ == "__main__":

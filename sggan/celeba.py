@@ -247,6 +247,12 @@ def test_list(table, groups, test_rows):
                         known[test_rows].astype(np.float32), test_rows)
 
 
+def attribute_list(table, rows):
+    """All attributes of the given rows as 0/1 classes, every one labelled (VAC+GAN's data)."""
+    classes = (table.values[rows] == 1).astype(np.int32)
+    return LabelledList([table.files[r] for r in rows], classes, np.ones(classes.shape, np.float32), np.asarray(rows))
+
+
 def balanced_rows(test, group_index):
     """Positions in the test list of a class-balanced labelled subset for one group.
 

@@ -8,23 +8,24 @@ import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
 
-# The original crop of the 178 x 218 aligned CelebA image: rows 20..197, columns 0..177.
 CELEBA_SHAPE = (218, 178)
-CELEBA_CROP = (20, 0, 178, 178)  # top, left, height, width
+# Crops of the 178 x 218 aligned CelebA image as (top, left, height, width).
+SGGAN_CROP = (20, 0, 178, 178)    # SG-GAN's original: rows 20..197, columns 0..177
+VACGAN_CROP = (45, 25, 128, 128)  # VAC+GAN's: rows 45..172, columns 25..152
 
 
-def crop_window(height, width):
-    """The square to keep: the original CelebA crop for 178 x 218 images, else a centred square."""
+def crop_window(height, width, crop=SGGAN_CROP):
+    """The square to keep: `crop` for 178 x 218 (CelebA) images, else a centred square."""
     is_celeba = tf.logical_and(tf.equal(height, CELEBA_SHAPE[0]), tf.equal(width, CELEBA_SHAPE[1]))
     side = tf.minimum(height, width)
     centred = tf.stack([(height - side) // 2, (width - side) // 2, side, side])
-    return tf.where(is_celeba, tf.constant(CELEBA_CROP), centred)
+    return tf.where(is_celeba, tf.constant(crop), centred)
 
 
-def decode_square(raw):
+def decode_square(raw, crop=SGGAN_CROP):
     """Decode JPEG or PNG bytes and cut out the square (RGB uint8)."""
     image = tf.io.decode_image(raw, channels=3, expand_animations=False)
-    top, left, height, width = tf.unstack(crop_window(tf.shape(image)[0], tf.shape(image)[1]))
+    top, left, height, width = tf.unstack(crop_window(tf.shape(image)[0], tf.shape(image)[1], crop))
     return image[top:top + height, left:left + width]
 
 
@@ -36,17 +37,17 @@ def to_model_range(square, image_size):
     return image
 
 
-def load_image(raw, image_size, flip_seed=None):
+def load_image(raw, image_size, flip_seed=None, crop=SGGAN_CROP):
     """Bytes → model-ready image; flips left-right with p = 0.5 when a flip seed is given
     (on the uint8 square, before the resize, where it is cheapest)."""
-    square = decode_square(raw)
+    square = decode_square(raw, crop)
     if flip_seed is not None:
         square = tf.image.stateless_random_flip_left_right(square, seed=flip_seed)
     return to_model_range(square, image_size)
 
 
-def training_dataset(source, listing, image_size, batch_size, seed, start_index=0):
-    """Endless shuffled, flipped, batched training stream; remainder dropped, prefetched.
+def training_dataset(source, listing, image_size, batch_size, seed, start_index=0, flip=True, crop=SGGAN_CROP):
+    """Endless shuffled, (flipped,) batched training stream; remainder dropped, prefetched.
 
     `source` turns a file name into image bytes (a folder or TFRecord shards, see sources).
     """
@@ -56,22 +57,22 @@ def training_dataset(source, listing, image_size, batch_size, seed, start_index=
 
     def load(index, element):
         name, classes, masks = element
-        flip_seed = tf.stack([tf.cast(seed, tf.int64), index])
-        image = load_image(source.read(name), image_size, flip_seed)
+        flip_seed = tf.stack([tf.cast(seed, tf.int64), index]) if flip else None
+        image = load_image(source.read(name), image_size, flip_seed, crop)
         return {"image": image, "classes": classes, "masks": masks, "index": index}
 
     data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).ignore_errors()
     return data.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
-def test_dataset(source, listing, image_size, batch_size):
+def test_dataset(source, listing, image_size, batch_size, crop=SGGAN_CROP):
     """The test images in list order, unflipped; unreadable images are dropped (see 'position')."""
     data = tf.data.Dataset.from_tensor_slices((listing.files, listing.classes, listing.masks))
     data = data.enumerate()
 
     def load(position, element):
         name, classes, masks = element
-        image = load_image(source.read(name), image_size)
+        image = load_image(source.read(name), image_size, crop=crop)
         return {"image": image, "classes": classes, "masks": masks, "position": position}
 
     data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).ignore_errors()

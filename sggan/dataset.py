@@ -1,9 +1,10 @@
 """From config to data: the attribute table, groups, split, sparse labels and the image source."""
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from sggan import celeba, data, demo_faces
+from sggan import celeba, data, demo_faces, tfrecord
 from sggan.errors import UserError
 
 
@@ -14,7 +15,7 @@ class Dataset:
     train: celeba.LabelledList
     test: celeba.LabelledList
     source: object          # turns a file name into image bytes (see data.FolderSource)
-    image_dir: str
+    image_dir: str          # None when the images come from TFRecord shards
 
     def summary(self):
         """The dry-run counts: images, entries after oversampling, labelled images per group."""
@@ -30,21 +31,40 @@ class Dataset:
                 "test_images": int(len(self.test.files)), "groups": groups}
 
 
+def _source(cfg):
+    """The attribute table and where image bytes come from: an image folder or TFRecord shards."""
+    use_shards = cfg["data_format"] == "tfrecord" or (
+        cfg["data_format"] == "auto" and os.path.isdir(cfg["data_dir"]) and tfrecord.has_shards(cfg["data_dir"]))
+    if use_shards:
+        if not tfrecord.has_shards(cfg["data_dir"]):
+            raise UserError(f"--data_format tfrecord: no {tfrecord.SHARD_PATTERN} in {cfg['data_dir']} "
+                            "(write them with scripts/celeba_to_tfrecord.py)")
+        table, source = tfrecord.read_shards(cfg["data_dir"])
+        return table, source, None
+    table = celeba.read_attributes(cfg["data_dir"])
+    image_dir = celeba.find_image_dir(cfg["data_dir"], cfg["image_dir"])
+    return table, data.FolderSource(image_dir), image_dir
+
+
+def _lists(cfg, table, groups, train_rows, test_rows):
+    if cfg["model"] == "vacgan":  # every attribute, every image labelled
+        return celeba.attribute_list(table, train_rows), celeba.attribute_list(table, test_rows)
+    plan = celeba.sparse_plan(cfg["sp_type"], cfg["labelled"], cfg["labelled_pair"],
+                              cfg["oversample_times"], len(train_rows))
+    return celeba.training_list(table, groups, train_rows, plan), celeba.test_list(table, groups, test_rows)
+
+
 def prepare(cfg, check_images=True):
     """Everything the models need to know about the data, checked; refuses bad input up front."""
     if cfg["demo"]:
         demo_faces.ensure(cfg["data_dir"])
-    table = celeba.read_attributes(cfg["data_dir"])
+    table, source, image_dir = _source(cfg)
     groups = [celeba.parse_group(spec, table.names) for spec in cfg["attributes"]]
     if len({g.spec for g in groups}) != len(groups):
         raise UserError("--attributes lists the same group twice")
     train_rows, test_rows = celeba.split_rows(table, cfg["data_dir"], cfg["split"], cfg["test_fraction"])
-    plan = celeba.sparse_plan(cfg["sp_type"], cfg["labelled"], cfg["labelled_pair"],
-                              cfg["oversample_times"], len(train_rows))
-    train = celeba.training_list(table, groups, train_rows, plan)
-    test = celeba.test_list(table, groups, test_rows)
-    image_dir = celeba.find_image_dir(cfg["data_dir"], cfg["image_dir"])
-    if check_images:
+    train, test = _lists(cfg, table, groups, train_rows, test_rows)
+    if check_images and image_dir:
         missing = celeba.check_images_present(image_dir, list(train.files) + list(test.files),
                                               cfg["skip_missing"])
         train, test = celeba.without(train, missing), celeba.without(test, missing)
@@ -53,4 +73,4 @@ def prepare(cfg, check_images=True):
                         f"({len(train.files)} entries); lower it")
     if len(test.files) == 0:
         raise UserError("the test set is empty; choose another --split")
-    return Dataset(table, groups, train, test, data.FolderSource(image_dir), image_dir)
+    return Dataset(table, groups, train, test, source, image_dir)

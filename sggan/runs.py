@@ -5,7 +5,7 @@ import os
 
 import tensorflow as tf
 
-from sggan import data, dataset, evaluation, images, loop, networks
+from sggan import data, dataset, evaluation, fid, images, loop, networks
 from sggan.errors import UserError, warn
 from sggan.options import describe, save_config
 from sggan.training import SGGANTask
@@ -18,7 +18,15 @@ def dry_run(cfg):
     """Check data and config; the counts (and model sizes) as one JSON-ready dict."""
     ds = dataset.prepare(cfg)
     summary = ds.summary()
-    generator, discriminator = networks.build(cfg, len(ds.groups))
+    if cfg["model"] == "vacgan":
+        from sggan import vacgan
+        generator, discriminator, classifier = vacgan.build(cfg, len(ds.table.names))
+        summary["classifier_params"] = networks.trainable_count(classifier)
+        del summary["groups"]  # VAC+GAN conditions on every attribute: positives per attribute instead
+        positives = ds.train.classes.sum(axis=0)
+        summary["attributes"] = {name: int(p) for name, p in zip(ds.table.names, positives)}
+    else:
+        generator, discriminator = networks.build(cfg, len(ds.groups))
     summary["generator_params"] = networks.trainable_count(generator)
     summary["discriminator_params"] = networks.trainable_count(discriminator)
     return summary
@@ -68,9 +76,10 @@ def _trained_config(cfg):
     return {**cfg, **{k: trained[k] for k in MODEL_FIELDS}}
 
 
-def test(cfg):
+def _restored(cfg, check_images=True):
+    """The trained experiment's dataset, networks and checkpoint (by --test_step, else the latest)."""
     cfg = _trained_config(cfg)
-    ds = dataset.prepare(cfg, check_images=not cfg["input"])
+    ds = dataset.prepare(cfg, check_images=check_images)
     task = _model(cfg, ds)
     checkpoints = loop.open_checkpoints(cfg, task)
     if cfg["test_step"] is not None:
@@ -80,7 +89,25 @@ def test(cfg):
         if restored is None:
             raise UserError(f"no readable checkpoint in {checkpoints.directory}; train first "
                             f"(available: {checkpoints.describe_available()})")
-    step = int(checkpoints.step.numpy())
+    return cfg, ds, task, restored, int(checkpoints.step.numpy())
+
+
+def frechet(cfg):
+    """FID between real test images and their edits (every output), as editing papers report it."""
+    extractor = fid.inception_extractor()
+    cfg, ds, task, restored, step = _restored(cfg)
+    n = min(cfg["fid_images"], len(ds.test.files))
+    listing = _first(ds.test, n)
+    batches = [b["image"] for b in data.test_dataset(ds.source, listing, cfg["image_size"], 50)]
+    value = fid.fid(extractor, batches, (tf.concat(task.generator(b), 0) for b in batches))
+    evaluation.write_json({"fid_edits": value, "images": n, "checkpoint": restored, "step": step},
+                          os.path.join(cfg["exp_dir"], "test", "fid.json"))
+    print(f"FID ({n} real test images vs their {2 * len(ds.groups) * n} edits): {value:.2f}")
+    return 0
+
+
+def test(cfg):
+    cfg, ds, task, restored, step = _restored(cfg, check_images=not cfg["input"])
     out_dir = os.path.join(cfg["exp_dir"], "test")
     print(f"testing {restored} (iteration {step}); results in {out_dir}", flush=True)
     evaluator = evaluation.Evaluator(cfg, ds, task.generator, task.discriminator)

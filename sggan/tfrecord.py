@@ -1,0 +1,88 @@
+"""CelebA as sharded TFRecords: the JPEG bytes, the 40 labels and the attribute names.
+
+Shards are `celeba-SSSSS-of-NNNNN.tfrecord`, each record {filename, image (the file's bytes),
+labels (40 int64 in {0, 1})}; `attributes.tfrecord` holds one record with the names. Reading
+gives the same AttributeTable and the same image bytes as the folder, so a run from shards
+matches a run from the folder exactly.
+"""
+import glob
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from sggan.celeba import AttributeTable
+from sggan.errors import UserError
+
+SHARD_PATTERN = "celeba-*-of-*.tfrecord"
+NAMES_FILE = "attributes.tfrecord"
+
+
+def has_shards(data_dir):
+    return bool(glob.glob(os.path.join(data_dir, SHARD_PATTERN)))
+
+
+def _bytes(values):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def write_shards(table, image_dir, out_dir, shard_size=10000):
+    """Write every image of `table` into shards in out_dir; returns the shard paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    count = max(1, -(-len(table.files) // shard_size))
+    paths = []
+    for shard in range(count):
+        path = os.path.join(out_dir, f"celeba-{shard:05d}-of-{count:05d}.tfrecord")
+        with tf.io.TFRecordWriter(path + ".tmp") as writer:
+            for row in range(shard * shard_size, min(len(table.files), (shard + 1) * shard_size)):
+                name = table.files[row]
+                with open(os.path.join(image_dir, name), "rb") as f:
+                    image = f.read()
+                labels = (table.values[row] == 1).astype(np.int64)
+                example = tf.train.Example(features=tf.train.Features(feature={
+                    "filename": _bytes([name.encode()]), "image": _bytes([image]),
+                    "labels": tf.train.Feature(int64_list=tf.train.Int64List(value=labels))}))
+                writer.write(example.SerializeToString())
+        os.replace(path + ".tmp", path)
+        paths.append(path)
+    names = tf.train.Example(features=tf.train.Features(feature={
+        "names": _bytes([n.encode() for n in table.names])}))
+    with tf.io.TFRecordWriter(os.path.join(out_dir, NAMES_FILE)) as writer:
+        writer.write(names.SerializeToString())
+    return paths
+
+
+class TFRecordSource:
+    """Image bytes by file name, held in memory (a hash table) after one pass over the shards."""
+
+    def __init__(self, names, images):
+        self.table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(names), tf.constant(images)), default_value=b"")
+
+    def read(self, name):
+        return self.table.lookup(name)
+
+
+def read_shards(data_dir):
+    """(AttributeTable, TFRecordSource) from the shards in data_dir."""
+    names_path = os.path.join(data_dir, NAMES_FILE)
+    if not os.path.isfile(names_path):
+        raise UserError(f"{names_path} is missing: the TFRecord shards need the attribute-name record "
+                        "written by scripts/celeba_to_tfrecord.py")
+    record = next(iter(tf.data.TFRecordDataset(names_path)))
+    parsed = tf.io.parse_single_example(record, {"names": tf.io.VarLenFeature(tf.string)})
+    attribute_names = [n.decode() for n in tf.sparse.to_dense(parsed["names"]).numpy()]
+    spec = {"filename": tf.io.FixedLenFeature([], tf.string), "image": tf.io.FixedLenFeature([], tf.string),
+            "labels": tf.io.FixedLenFeature([len(attribute_names)], tf.int64)}
+    files, images, labels = [], [], []
+    shards = sorted(glob.glob(os.path.join(data_dir, SHARD_PATTERN)))
+    try:
+        for example in tf.data.TFRecordDataset(shards).map(lambda r: tf.io.parse_single_example(r, spec)):
+            files.append(example["filename"].numpy().decode())
+            images.append(example["image"].numpy())
+            labels.append(example["labels"].numpy())
+    except tf.errors.OpError as problem:
+        raise UserError(f"the TFRecord shards in {data_dir} cannot be read: {problem.message.splitlines()[0]}")
+    values = np.where(np.array(labels) == 1, 1, -1).astype(np.int8)
+    table = AttributeTable(os.path.join(data_dir, SHARD_PATTERN), attribute_names, files, values)
+    return table, TFRecordSource(files, images)
