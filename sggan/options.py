@@ -150,7 +150,8 @@ def parse_config(argv, config_module):
     settings["mode"] = args.mode or ("test" if config_module.OPER_FLAG == 1 else "train")
     if config_module.OPER_FLAG not in (0, 1):
         raise UserError(f"OPER_FLAG in config.py must be 0 (train) or 1 (test), not {config_module.OPER_FLAG!r}")
-    oper_name = args.oper_name or (config_module.OPER_NAME + ("_demo" if args.demo else ""))
+    suffix = ("_vacgan" if model == "vacgan" else "") + ("_demo" if args.demo else "")
+    oper_name = args.oper_name or config_module.OPER_NAME + suffix
     settings["oper_name"] = oper_name
     settings["exp_dir"] = args.exp_dir or f"train_log_{oper_name}"
     settings["demo"] = args.demo
