@@ -3,7 +3,6 @@
 tf.train.CheckpointManager writes the data files first and the index that names the latest one
 last (atomically), so an interrupted save leaves the previous checkpoint as the latest.
 """
-import os
 
 import tensorflow as tf
 
@@ -64,7 +63,3 @@ class Checkpoints:
     def describe_available(self):
         steps = [str(s) for s, _ in self.available()]
         return ", ".join(steps) if steps else "none"
-
-
-def has_checkpoints(directory):
-    return tf.train.latest_checkpoint(directory) is not None if os.path.isdir(directory) else False

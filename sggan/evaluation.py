@@ -76,7 +76,7 @@ class Evaluator:
         monitor.scalars(step, {f"accuracy/{k}": v for k, v in result.items()})
         monitor.message("test accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items()))
 
-    def manipulate(self, batches, grid_dir, names_of=None, save_single=False):
+    def manipulate(self, batches, grid_dir, save_single=False):
         """Edit every image of `batches`, write one grid per batch; return manipulation statistics."""
         n_out = 2 * len(self.groups)
         success = np.zeros(n_out)
@@ -91,7 +91,7 @@ class Evaluator:
                 success[k] += np.sum(predicted == 1 - k % 2)
                 distance[k] += np.sum(np.mean(np.abs(outputs[k] - batch.numpy()), axis=(1, 2, 3)))
             count += len(names)
-            picture = images.grid([batch.numpy()] + outputs, titles, row_labels=None)
+            picture = images.grid([batch.numpy()] + outputs, titles)
             images.save(picture, os.path.join(grid_dir, f"grid_{number:04d}.png"))
             if save_single:
                 self._save_single(grid_dir, names, outputs, titles[1:])

@@ -5,9 +5,6 @@ Critic outputs are patches [batch, s, s]; a sample's score is the mean over its 
 """
 import tensorflow as tf
 
-LOSSES = ("wgan-gp", "hinge", "lsgan", "nsgan")
-
-
 def _score(patch):
     return tf.reduce_mean(tf.reshape(patch, (tf.shape(patch)[0], -1)), axis=1)
 

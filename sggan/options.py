@@ -7,7 +7,6 @@ import argparse
 import difflib
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 
 from sggan.errors import UserError
@@ -213,7 +212,3 @@ def describe(cfg):
     """The resolved configuration as a few readable lines for the console."""
     items = [f"{k}={cfg[k]}" for k in sorted(cfg)]
     return "configuration: " + ", ".join(items)
-
-
-def stderr(message):
-    print(message, file=sys.stderr, flush=True)

@@ -4,7 +4,6 @@ beside the critic whose error on fakes is back-propagated into the generator (Ba
 Shares the data pipeline, spectral-norm convolution, training loop, checkpoints, monitor and grids
 with SG-GAN; only the networks, losses and steps are its own.
 """
-import os
 
 import keras
 import numpy as np
@@ -194,7 +193,3 @@ def vacgan_stream(cfg, ds):
 def describe_vector(names, vector, shown):
     """'Male=1 Smiling=0 …' for the attributes in `shown`."""
     return " ".join(f"{n}={int(vector[names.index(n)])}" for n in shown)
-
-
-def sample_path(cfg, name):
-    return os.path.join(cfg["exp_dir"], "samples", name)
