@@ -220,6 +220,10 @@ class LabelledList:
     masks: np.ndarray    # float32 [entries, groups]; 1 = labelled for that group
     rows: np.ndarray     # row in the attribute table of each entry
 
+    def first(self, n):
+        """The first n entries."""
+        return LabelledList(self.files[:n], self.classes[:n], self.masks[:n], self.rows[:n])
+
 
 def group_labels(table, groups):
     """Classes and 'known' flags of every image for every group: ([N, G] int32, [N, G] bool)."""

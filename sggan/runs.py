@@ -3,6 +3,7 @@ import glob
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from sggan import data, dataset, evaluation, fid, images, loop, networks
@@ -97,9 +98,11 @@ def frechet(cfg):
     extractor = fid.inception_extractor()
     cfg, ds, task, restored, step = _restored(cfg)
     n = min(cfg["fid_images"], len(ds.test.files))
-    listing = _first(ds.test, n)
-    batches = [b["image"] for b in data.test_dataset(ds.source, listing, cfg["image_size"], 50)]
-    value = fid.fid(extractor, batches, (tf.concat(task.generator(b), 0) for b in batches))
+    real, edited = [], []
+    for batch in data.test_dataset(ds.source, ds.test.first(n), cfg["image_size"], 50):  # one pass, no image kept
+        real.append(extractor(batch["image"]).numpy())
+        edited.append(extractor(tf.concat(task.generator(batch["image"]), 0)).numpy())
+    value = fid.frechet_distance(*fid.statistics(np.concatenate(real)), *fid.statistics(np.concatenate(edited)))
     evaluation.write_json({"fid_edits": value, "images": n, "checkpoint": restored, "step": step},
                           os.path.join(cfg["exp_dir"], "test", "fid.json"))
     print(f"FID ({n} real test images vs their {2 * len(ds.groups) * n} edits): {value:.2f}")
@@ -112,10 +115,10 @@ def test(cfg):
     print(f"testing {restored} (iteration {step}); results in {out_dir}", flush=True)
     evaluator = evaluation.Evaluator(cfg, ds, task.generator, task.discriminator)
     if cfg["input"]:
-        batches, count = _photo_batches(cfg)
+        batches = _photo_batches(cfg)
         grid_dir, accuracy = os.path.join(out_dir, "photos"), None
     else:
-        listing = ds.test if not cfg["num_test"] else _first(ds.test, cfg["num_test"])
+        listing = ds.test.first(cfg["num_test"]) if cfg["num_test"] else ds.test
         batches = ((b["image"], [listing.files[p] for p in b["position"].numpy()])
                    for b in evaluator.test_batches(listing))
         grid_dir, accuracy = out_dir, evaluator.accuracy(listing)
@@ -126,11 +129,6 @@ def test(cfg):
     print(evaluation.metrics_table(report))
     print(f"wrote {count} image(s) as grids and metrics.json to {grid_dir}")
     return 0
-
-
-def _first(listing, n):
-    from sggan.celeba import LabelledList
-    return LabelledList(listing.files[:n], listing.classes[:n], listing.masks[:n], listing.rows[:n])
 
 
 def _photo_batches(cfg):
@@ -155,7 +153,7 @@ def _photo_batches(cfg):
     size = cfg["batch_size"]
     batches = [(tf.stack([p for _, p in prepared[i:i + size]]), [n for n, _ in prepared[i:i + size]])
                for i in range(0, len(prepared), size)]
-    return batches, len(prepared)
+    return batches
 
 
 def _photo_to_model(pixels, image_size):

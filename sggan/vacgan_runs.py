@@ -111,7 +111,7 @@ def frechet(cfg, ds, task, restored):
     """FID between N real test images and N faces generated from the same attribute vectors."""
     extractor = fid.inception_extractor()
     n = min(cfg["fid_images"], len(ds.test.files))
-    listing = dataset.celeba.attribute_list(ds.table, ds.test.rows[:n])
+    listing = ds.test.first(n)
     real = (b["image"] for b in data.test_dataset(ds.source, listing, cfg["image_size"], 100, crop=data.VACGAN_CROP))
     rng = tf.random.Generator.from_seed(cfg["seed"])
     fake = (task.generate(rng.normal((len(c), cfg["z_dim"])), tf.constant(c, tf.float32))

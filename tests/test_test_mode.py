@@ -105,3 +105,13 @@ def test_oper_flag_in_config_py_runs_test_mode(trained, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "testing" in result.stdout and "succ on" in result.stdout
     assert os.path.isfile(os.path.join(cfg["exp_dir"], "test", "metrics.json"))
+
+
+def test_fid_of_edits_with_a_stand_in_extractor(trained, monkeypatch):
+    """--mode fid end to end, with a small random network standing in for InceptionV3 (offline)."""
+    from tests.test_vacgan import random_extractor
+    monkeypatch.setattr(runs.fid, "inception_extractor", lambda: random_extractor())
+    cfg = trained("--mode", "fid", "--fid_images", "16")
+    runs.frechet(cfg)
+    report = json.load(open(os.path.join(cfg["exp_dir"], "test", "fid.json")))
+    assert report["images"] == 16 and np.isfinite(report["fid_edits"]) and report["fid_edits"] >= 0

@@ -50,7 +50,7 @@ def test_hinge_and_classifier_losses_against_numpy():
     np.testing.assert_allclose(vacgan.smoothed_bce(logits, labels).numpy(), expected, rtol=1e-5)
 
 
-def test_tiny_run_writes_checkpoints_and_grids_and_resumes(demo_dir, tmp_path, capsys):
+def test_tiny_run_writes_checkpoints_and_grids_and_resumes(demo_dir, tmp_path, capsys, monkeypatch):
     cfg = make_cfg("--data_dir", demo_dir, "--exp_dir", tmp_path / "vac", *TINY_VAC, "--max_iters", "2")
     keras.utils.set_random_seed(0)
     vacgan_runs.run(cfg)
@@ -68,6 +68,9 @@ def test_tiny_run_writes_checkpoints_and_grids_and_resumes(demo_dir, tmp_path, c
     assert grid.size[1] > 2 * 16  # header plus two rows of 16-pixel faces
     with pytest.raises(UserError, match="unknown attribute 'Blnd_Hair'; valid names: 5_o_Clock_Shadow"):
         vacgan_runs.run(dict(cfg, mode="sample", set=["Blnd_Hair=1"]))
+    monkeypatch.setattr(fid, "inception_extractor", lambda: random_extractor())  # offline stand-in
+    vacgan_runs.run(dict(cfg, mode="fid", fid_images=16))
+    assert "FID (16 real test images vs 16 generated" in capsys.readouterr().out
 
 
 def test_settings_parser():
