@@ -1,5 +1,6 @@
 """Looking at an SG-GAN: sample grids, the critic's accuracy on real faces, test mode and metrics."""
 import json
+import math
 import os
 
 import numpy as np
@@ -42,9 +43,8 @@ class Evaluator:
         """The first test batch (as the original's sample grids)."""
         return next(iter(self.test_batches(self.dataset.test)))["image"]
 
-    def sample_hook(self, step, monitor, batch=None):
-        """Write samples/iter_<step>.png and the same grid to TensorBoard."""
-        batch = self.fixed_batch() if batch is None else batch
+    def sample_hook(self, step, monitor, batch):
+        """Write samples/iter_<step>.png (edits of `batch`) and the same grid to TensorBoard."""
         outputs, _ = self._edit(batch)
         picture = images.grid([batch.numpy()] + [o.numpy() for o in outputs], column_titles(self.groups))
         images.save(picture, os.path.join(self.cfg["exp_dir"], "samples", f"iter_{step:06d}.png"))
@@ -123,15 +123,16 @@ def metrics_report(groups, accuracy, success, distance, count):
 def metrics_table(report):
     lines = [f"{'group':36s} {'acc(real)':>9s} {'succ on':>8s} {'succ off':>8s} {'L1 on':>7s} {'L1 off':>7s}"]
     for spec, m in report["groups"].items():
-        acc = "-" if m["accuracy_real"] is None or m["accuracy_real"] != m["accuracy_real"] else f"{m['accuracy_real']:.3f}"
+        acc = "-" if m["accuracy_real"] is None or math.isnan(m["accuracy_real"]) else f"{m['accuracy_real']:.3f}"
         lines.append(f"{spec:36s} {acc:>9s} {m['success_on']:8.3f} {m['success_off']:8.3f} "
                      f"{m['l1_on']:7.3f} {m['l1_off']:7.3f}")
     return "\n".join(lines)
 
 
 def write_json(obj, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    """Write JSON atomically (config.json, metrics.json, fid.json): whole or not at all."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
+        json.dump(obj, f, indent=2, sort_keys=True)
     os.replace(tmp, path)

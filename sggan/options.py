@@ -5,8 +5,6 @@ help text) and the checks that refuse bad combinations with a one-line error.
 """
 import argparse
 import difflib
-import json
-import os
 from dataclasses import dataclass, field
 
 from sggan.errors import UserError
@@ -197,15 +195,6 @@ def _check_sggan_shapes(cfg):
                         f"{max(1, round(size / 2 ** layers)) * 2 ** layers} or fewer --d_layers")
     if cfg["mode"] in ("sample",):
         raise UserError("--mode sample belongs to VAC+GAN (--model vacgan); SG-GAN uses --mode test")
-
-
-def save_config(cfg, path):
-    """Write the resolved configuration as JSON (what was actually run)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def describe(cfg):

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from sggan import data, dataset, evaluation, fid, images, loop, networks
 from sggan.errors import UserError, warn
-from sggan.options import describe, save_config
+from sggan.options import describe
 from sggan.training import SGGANTask
 
 # Fields that fix the networks' shapes: test mode takes them from the experiment's config.json.
@@ -43,7 +43,7 @@ def _model(cfg, ds):
 def train(cfg):
     ds = dataset.prepare(cfg)
     print(describe(cfg), flush=True)
-    save_config(cfg, os.path.join(cfg["exp_dir"], "config.json"))
+    evaluation.write_json(cfg, os.path.join(cfg["exp_dir"], "config.json"))
     task = _model(cfg, ds)
     print(f"training SG-GAN: {len(ds.train.files)} training entries, {len(ds.test.files)} test images, "
           f"groups {', '.join(g.spec for g in ds.groups)}; generator "

@@ -7,7 +7,7 @@ import tensorflow as tf
 from sggan import data, dataset, fid, images, loop, vacgan
 from sggan.errors import UserError
 from sggan.evaluation import write_json
-from sggan.options import describe, save_config
+from sggan.options import describe
 
 # Attributes shown beside sample rows taken from the data.
 SHOWN = ("Male", "Smiling", "Black_Hair", "Blond_Hair", "Wearing_Lipstick")
@@ -29,7 +29,7 @@ def run(cfg):
 
 def train(cfg, ds, task):
     print(describe(cfg), flush=True)
-    save_config(cfg, os.path.join(cfg["exp_dir"], "config.json"))
+    write_json(cfg, os.path.join(cfg["exp_dir"], "config.json"))
     names = ds.table.names
     fixed = ds.test.classes[:5]  # five attribute vectors from the data, five noise draws each
     labels = [vacgan.describe_vector(names, v, [n for n in SHOWN if n in names]) for v in fixed]
