@@ -1,5 +1,5 @@
 """SG-GAN / VAC+GAN entry point: `python main.py` trains, OPER_FLAG = 1 in config.py (or --mode test)
-tests. Reads config.py, applies command-line overrides, and hands over to the sggan package."""
+tests. Reads config.py, applies command-line overrides, and hands over to the chosen model."""
 import json
 import os
 import sys
@@ -10,25 +10,23 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import config  # noqa: E402
-from sggan.errors import UserError  # noqa: E402
-from sggan.options import parse_config  # noqa: E402
+from sggan.core.errors import UserError  # noqa: E402
+from sggan.core.options import parse_config  # noqa: E402
+from sggan.models import MODELS  # noqa: E402
 
 
 def main(argv):
-    cfg = parse_config(argv, config)
+    cfg = parse_config(argv, config, MODELS)
     import tensorflow as tf  # imported after parsing so that --help and bad flags answer at once
 
-    from sggan import runs
     tf.keras.utils.set_random_seed(cfg["seed"])
     if cfg["deterministic"]:
         tf.config.experimental.enable_op_determinism()
+    model = MODELS[cfg["model"]]
     if cfg["dry_run"]:
-        print(json.dumps(runs.dry_run(cfg)))
+        print(json.dumps(model.dry_run(cfg)))
         return 0
-    if cfg["model"] == "vacgan":
-        from sggan import vacgan_runs
-        return vacgan_runs.run(cfg)
-    return {"train": runs.train, "test": runs.test, "fid": runs.frechet}[cfg["mode"]](cfg)
+    return model.run(cfg)
 
 
 if __name__ == "__main__":

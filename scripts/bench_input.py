@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow as tf  # noqa: E402
 
-from sggan import celeba, data, demo_faces  # noqa: E402
+from sggan.core import celeba, demo_faces, pipeline  # noqa: E402
 
 
 def rate(dataset, images):
@@ -51,16 +51,16 @@ def main():
                                                            "Wearing_Lipstick")]
     rows = celeba.np.arange(min(len(table.files), args.images))
     listing = celeba.training_list(table, groups, rows, (None, None, 0, 0))
-    source = data.FolderSource(celeba.find_image_dir(args.data_dir, None))
+    source = pipeline.FolderSource(celeba.find_image_dir(args.data_dir, None))
     paths = tf.data.Dataset.from_tensor_slices(listing.files).repeat()
     bare = paths.map(lambda name: tf.io.decode_jpeg(source.read(name), channels=3),
-                     num_parallel_calls=data.AUTOTUNE).batch(args.batch_size).prefetch(data.AUTOTUNE)
-    pipeline = data.training_dataset(source, listing, args.image_size, args.batch_size, seed=0)
+                     num_parallel_calls=pipeline.AUTOTUNE).batch(args.batch_size).prefetch(pipeline.AUTOTUNE)
+    training = pipeline.training_dataset(source, listing, args.image_size, args.batch_size, seed=0)
     rate(bare, len(rows))  # warm-up: page cache and tf.data threads
-    rate(pipeline, 4 * args.batch_size)  # warm-up: tracing and the shuffle buffer
+    rate(training, 4 * args.batch_size)  # warm-up: tracing and the shuffle buffer
     sequential = sequential_decode_rate(source, listing.files, min(args.images, len(rows)))
     decode = rate(bare, args.images)
-    train = rate(pipeline, args.images)
+    train = rate(training, args.images)
     print(f"files: {len(rows)} from {args.data_dir}; image_size {args.image_size}, batch {args.batch_size}, "
           f"{os.cpu_count()} CPU cores")
     print(f"bare JPEG decode, one file at a time:      {sequential:8.1f} images/s")

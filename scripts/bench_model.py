@@ -23,8 +23,10 @@ sys.path.insert(0, ROOT)
 import tensorflow as tf  # noqa: E402
 
 import config  # noqa: E402
-from sggan import networks  # noqa: E402
-from sggan.training import SGGANTask  # noqa: E402
+from sggan.core import celeba  # noqa: E402
+from sggan.models.sggan import networks  # noqa: E402
+from sggan.models.sggan.outputs import output_layout  # noqa: E402
+from sggan.models.sggan.steps import SGGANTask  # noqa: E402
 
 PRESETS = {
     "paper": {},
@@ -58,8 +60,10 @@ def graph_flops(function, *args):
 def bench(name, iters):
     cfg = dict(config.SETTINGS)
     cfg.update(PRESETS[name])
-    generator, discriminator = networks.build(cfg, 4)
-    task = SGGANTask(cfg, generator, discriminator, 4)
+    groups = [celeba.Group(f"group{a}", on=f"attribute{a}") for a in range(4)]
+    outputs = output_layout(groups)
+    generator, discriminator = networks.build(cfg, outputs, len(groups))
+    task = SGGANTask(cfg, generator, discriminator, outputs, len(groups))
     b, s = cfg["batch_size"], cfg["image_size"]
     images = tf.random.uniform((b, s, s, 3), -1, 1)
     classes, masks = tf.zeros((b, 4), tf.int32), tf.ones((b, 4))

@@ -7,8 +7,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 import config  # noqa: E402
-from sggan import demo_faces  # noqa: E402
-from sggan.options import parse_config  # noqa: E402
+from sggan.core import demo_faces  # noqa: E402
+from sggan.core.options import parse_config  # noqa: E402
+from sggan.models import MODELS  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -25,7 +26,7 @@ def demo_dir(tmp_path_factory):
 
 
 def make_cfg(*argv, module=config):
-    return parse_config([str(a) for a in argv], module)
+    return parse_config([str(a) for a in argv], module, MODELS)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import types
 import pytest
 
 import config
-from sggan.errors import UserError
+from sggan.core.errors import UserError
 from tests.conftest import ROOT, TINY, make_cfg
 
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from sggan import celeba, demo_faces
+from sggan.core import celeba, demo_faces
 
 
 def test_same_seed_same_files(tmp_path):

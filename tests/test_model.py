@@ -3,15 +3,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan import losses, networks
-from sggan.layers import SpectralNormConv2D
-from sggan.training import lr_decay
+from sggan.core import celeba
+from sggan.core.layers import SpectralNormConv2D
+from sggan.models.sggan import losses, networks
+from sggan.models.sggan.outputs import output_layout
+from sggan.models.sggan.steps import lr_decay
 
-PAPER = dict(ngf=64, n_blocks=6, image_size=128, ndf=64, d_layers=6, no_sp=False)
+PAPER = dict(ngf=64, n_blocks=6, image_size=128, ndf=64, d_layers=6, no_sp=False, identity_init=False)
+
+
+def build(cfg, n_groups):
+    """Generator and critic for n_groups single-attribute groups."""
+    groups = [celeba.Group(f"g{a}", on=f"attribute{a}") for a in range(n_groups)]
+    return networks.build(cfg, output_layout(groups), n_groups)
 
 
 def test_paper_preset_shapes_and_exact_parameter_counts():
-    generator, discriminator = networks.build(PAPER, 4)
+    generator, discriminator = build(PAPER, 4)
     assert networks.trainable_count(generator) == 9_448_188
     assert networks.trainable_count(discriminator) == 24_002_697
     images = tf.zeros((2, 128, 128, 3))
@@ -22,14 +30,14 @@ def test_paper_preset_shapes_and_exact_parameter_counts():
 
 
 def test_spectral_norm_adds_no_trainable_weights():
-    _, with_sn = networks.build(dict(PAPER, image_size=64, d_layers=5, ndf=8, ngf=4, n_blocks=1), 4)
-    _, without = networks.build(dict(PAPER, image_size=64, d_layers=5, ndf=8, ngf=4, n_blocks=1, no_sp=True), 4)
+    _, with_sn = build(dict(PAPER, image_size=64, d_layers=5, ndf=8, ngf=4, n_blocks=1), 4)
+    _, without = build(dict(PAPER, image_size=64, d_layers=5, ndf=8, ngf=4, n_blocks=1, no_sp=True), 4)
     assert networks.trainable_count(with_sn) == networks.trainable_count(without)
 
 
 def test_tiny_configuration_shapes():
-    cfg = dict(ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=False)
-    generator, discriminator = networks.build(cfg, 3)
+    cfg = dict(PAPER, ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2)
+    generator, discriminator = build(cfg, 3)
     outputs = generator(tf.zeros((5, 16, 16, 3)))
     assert len(outputs) == 6 and outputs[0].shape == (5, 16, 16, 3)
     assert np.abs(outputs[0].numpy()).max() <= 1.0
@@ -38,7 +46,7 @@ def test_tiny_configuration_shapes():
 
 
 def test_trunk_and_heads_compose_to_the_full_generator():
-    generator, _ = networks.build(dict(ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True), 2)
+    generator, _ = build(dict(PAPER, ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True), 2)
     images = tf.random.uniform((2, 16, 16, 3), -1, 1)
     whole = generator(images)
     features = generator.trunk(images)

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from sggan import celeba, data
+from sggan.core import celeba, pipeline
 
 
 def marked_celeba_png():
@@ -18,7 +18,7 @@ def marked_celeba_png():
 
 
 def test_crop_box_is_rows_20_to_197_and_columns_0_to_177():
-    square = data.decode_square(tf.constant(marked_celeba_png())).numpy()
+    square = pipeline.decode_square(tf.constant(marked_celeba_png())).numpy()
     assert square.shape == (178, 178, 3)
     assert square[0, 0, 0] == 20 and square[-1, 0, 0] == 197      # rows 20..197
     assert square[0, 0, 1] == 0 and square[0, -1, 1] == 177        # columns 0..177
@@ -29,7 +29,7 @@ def test_jpeg_crop_matches_the_decoded_crop():
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=95)
     raw = tf.constant(buffer.getvalue())
-    fused = data.decode_square(raw).numpy()
+    fused = pipeline.decode_square(raw).numpy()
     full = tf.io.decode_jpeg(raw, channels=3).numpy()[20:198, 0:178]
     assert fused.shape == (178, 178, 3) and np.abs(fused.astype(int) - full.astype(int)).max() <= 2
 
@@ -39,7 +39,7 @@ def test_other_sizes_get_a_centred_square():
     pixels[:, 30:130] = 255  # the centred 100 x 100 square is white
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
-    square = data.decode_square(tf.constant(buffer.getvalue())).numpy()
+    square = pipeline.decode_square(tf.constant(buffer.getvalue())).numpy()
     assert square.shape == (100, 100, 3) and square.min() == 255
 
 
@@ -54,24 +54,24 @@ def _asymmetric_folder(tmp_path, count=8):
         files.append(name)
     listing = celeba.LabelledList(files, np.zeros((count, 1), np.int32), np.ones((count, 1), np.float32),
                                   np.arange(count))
-    return data.FolderSource(str(tmp_path)), listing
+    return pipeline.FolderSource(str(tmp_path)), listing
 
 
 def test_training_flips_about_half_and_test_never(tmp_path):
     source, listing = _asymmetric_folder(tmp_path)
-    stream = iter(data.training_dataset(source, listing, 32, 8, seed=5))
+    stream = iter(pipeline.training_dataset(source, listing, 32, 8, seed=5))
     flipped = []
     for _ in range(8):
         batch = next(stream)["image"].numpy()
         flipped += list(batch[:, :, :8].mean(axis=(1, 2, 3)) < batch[:, :, -8:].mean(axis=(1, 2, 3)))
     assert 0.3 < np.mean(flipped) < 0.7
-    test = next(iter(data.test_dataset(source, listing, 32, 8)))["image"].numpy()
+    test = next(iter(pipeline.test_dataset(source, listing, 32, 8)))["image"].numpy()
     assert (test[:, :, :8].mean(axis=(1, 2, 3)) > test[:, :, -8:].mean(axis=(1, 2, 3))).all()
 
 
 def test_values_in_model_range_and_size(tmp_path):
     source, listing = _asymmetric_folder(tmp_path)
-    batch = next(iter(data.training_dataset(source, listing, 24, 4, seed=1)))
+    batch = next(iter(pipeline.training_dataset(source, listing, 24, 4, seed=1)))
     image = batch["image"].numpy()
     assert image.shape == (4, 24, 24, 3) and image.dtype == np.float32
     assert image.min() >= -1.0 and image.max() <= 1.0
@@ -80,9 +80,9 @@ def test_values_in_model_range_and_size(tmp_path):
 
 def test_same_seed_same_stream_and_resume_point(tmp_path):
     source, listing = _asymmetric_folder(tmp_path)
-    first = [b["index"].numpy().tolist() for b, _ in zip(data.training_dataset(source, listing, 8, 4, 7), range(4))]
-    again = [b["image"].numpy() for b, _ in zip(data.training_dataset(source, listing, 8, 4, 7), range(4))]
-    resumed = next(iter(data.training_dataset(source, listing, 8, 4, 7, start_index=8)))
+    first = [b["index"].numpy().tolist() for b, _ in zip(pipeline.training_dataset(source, listing, 8, 4, 7), range(4))]
+    again = [b["image"].numpy() for b, _ in zip(pipeline.training_dataset(source, listing, 8, 4, 7), range(4))]
+    resumed = next(iter(pipeline.training_dataset(source, listing, 8, 4, 7, start_index=8)))
     assert first[2] == resumed["index"].numpy().tolist()
     assert np.array_equal(again[2], resumed["image"].numpy())
 
@@ -91,7 +91,7 @@ def test_unreadable_image_is_dropped_not_fatal(tmp_path):
     source, listing = _asymmetric_folder(tmp_path, count=4)
     (tmp_path / listing.files[1]).write_bytes(b"not an image")
     indices = []
-    for batch, _ in zip(data.training_dataset(source, listing, 8, 1, seed=0), range(6)):
+    for batch, _ in zip(pipeline.training_dataset(source, listing, 8, 1, seed=0), range(6)):
         indices += batch["index"].numpy().tolist()
     assert len(indices) == 6 and len(set(indices)) == 6
     assert max(indices) >= 6  # some stream positions were skipped: the corrupt file

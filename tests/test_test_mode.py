@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sggan import images, runs
-from sggan.errors import UserError
+from sggan.core import datasets, images
+from sggan.core.errors import UserError
+from sggan.models.sggan import runs
 from tests.conftest import ROOT, TINY, make_cfg
 
 
@@ -52,7 +53,7 @@ def test_grids_and_metrics_for_the_test_split(trained):
 def test_first_column_is_the_input(trained):
     cfg = trained("--mode", "test", "--num_test", "4")
     runs.test(cfg)
-    ds = runs.dataset.prepare(cfg)
+    ds = datasets.prepare(cfg)
     first = images.load_photo(os.path.join(ds.image_dir, ds.test.files[0]))
     expected = images.to_uint8(runs._photo_to_model(first, 16).numpy())
     grid = np.asarray(Image.open(os.path.join(cfg["exp_dir"], "test", "grid_0000.png")))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan import loop, runs
-from sggan.checkpoints import Checkpoints
+from sggan.core import checkpoints, datasets, loop
+from sggan.models.sggan import runs
 from tests.conftest import ROOT, TINY
 
 
@@ -93,11 +93,11 @@ def test_unreadable_latest_checkpoint_falls_back(tiny_cfg, capsys):
     train(cfg)
     with open(os.path.join(cfg["exp_dir"], "checkpoints", "ckpt-4.data-00000-of-00001"), "wb") as f:
         f.write(b"garbage")
-    task = runs._model(cfg, runs.dataset.prepare(cfg))
-    checkpoints = loop.open_checkpoints(cfg, task)
-    assert checkpoints.restore_latest().endswith("ckpt-2")
-    assert int(checkpoints.step.numpy()) == 2
-    assert "ckpt-4 cannot be read" in capsys.readouterr().err
+    task = runs._model(cfg, datasets.prepare(cfg))
+    saved = loop.open_checkpoints(cfg, task)
+    assert saved.restore_latest().endswith("ckpt-2")
+    assert int(saved.step.numpy()) == 2
+    assert "ckpt-4 cannot be used" in capsys.readouterr().err
 
 
 def test_corrupt_training_image_is_skipped_and_counted(demo_dir, tmp_path, tiny_cfg, capsys):
@@ -129,7 +129,7 @@ def test_ctrl_c_saves_and_resumes(demo_dir, tmp_path):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert "stopped at iteration" in out and "Run the same command again to resume" in out
-    steps = Checkpoints(str(exp / "checkpoints"), 5).available()
+    steps = checkpoints.saved(str(exp / "checkpoints"))
     assert len(steps) == 1
     stopped = steps[0][0]
     assert stopped >= 3
@@ -144,4 +144,4 @@ def test_checkpoints_of_another_architecture_are_not_overwritten(tiny_cfg):
     train(cfg)
     with pytest.raises(loop.UserError, match="none can be read with this configuration"):
         train(dict(cfg, ngf=8, max_iters=4))
-    assert [s for s, _ in Checkpoints(os.path.join(cfg["exp_dir"], "checkpoints"), 5).available()] == [2]
+    assert [s for s, _ in checkpoints.saved(os.path.join(cfg["exp_dir"], "checkpoints"))] == [2]

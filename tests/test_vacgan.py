@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan import data, dataset, fid, networks, tfrecord, vacgan, vacgan_runs
-from sggan.errors import UserError
+from sggan.core import datasets, fid, pipeline, tfrecord
+from sggan.models import vacgan
+from sggan.models.sggan.networks import trainable_count
+from sggan.models.vacgan import evaluation, losses, networks
+from sggan.core.errors import UserError
 from tests.conftest import make_cfg
 
 TINY_VAC = ["--model", "vacgan", "--image_size", "16", "--batch_size", "8", "--split", "partition",
@@ -24,15 +27,15 @@ def conv(k, n_in, n_out):
 
 
 def test_parameter_counts_follow_the_reference_layer_list():
-    generator, critic, classifier = vacgan.build({"image_size": 64, "z_dim": 100}, 40)
+    generator, critic, classifier = networks.build({"image_size": 64, "z_dim": 100}, 40)
     expected_generator = (dense(140, 2048) + dense(2048, 8 * 8 * 256) + 2 * 8 * 8 * 256
                           + conv(5, 256, 128) + 2 * 128 + conv(5, 128, 64) + 2 * 64 + conv(5, 64, 3))
     expected_critic = conv(5, 3, 32) + conv(5, 32, 64) + conv(5, 64, 128) + conv(5, 128, 256) + dense(256, 1)
     expected_classifier = (conv(2, 3, 64) + conv(2, 64, 128) + conv(2, 128, 256) + conv(2, 256, 512)
                            + 2 * (64 + 128 + 256 + 512) + dense(512, 40))
-    assert networks.trainable_count(generator) == expected_generator == 34_921_731
-    assert networks.trainable_count(critic) == expected_critic
-    assert networks.trainable_count(classifier) == expected_classifier
+    assert trainable_count(generator) == expected_generator == 34_921_731
+    assert trainable_count(critic) == expected_critic
+    assert trainable_count(classifier) == expected_classifier
     faces = generator(tf.random.normal((3, 100)), tf.ones((3, 40)))
     assert faces.shape == (3, 64, 64, 3) and np.abs(faces.numpy()).max() <= 1
     assert critic(faces).shape == (3,) and classifier(faces).shape == (3, 40)
@@ -41,45 +44,45 @@ def test_parameter_counts_follow_the_reference_layer_list():
 def test_hinge_and_classifier_losses_against_numpy():
     real, fake = np.array([0.5, 2.0, -1.0], np.float32), np.array([-2.0, 0.3, 1.5], np.float32)
     expected = (np.maximum(0, 1 - real).mean() + np.maximum(0, 1 + fake).mean()) / 2
-    np.testing.assert_allclose(vacgan.hinge_critic_loss(real, fake).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(losses.hinge_critic_loss(real, fake).numpy(), expected, rtol=1e-6)
     logits = np.array([[2.0, -1.0, 0.0], [-0.5, 0.5, 3.0]], np.float32)
     labels = np.array([[1, 0, 1], [0, 0, 1]], np.float32)
     target = labels * 0.9
     p = 1 / (1 + np.exp(-logits))
     expected = -(target * np.log(p) + (1 - target) * np.log(1 - p)).mean()
-    np.testing.assert_allclose(vacgan.smoothed_bce(logits, labels).numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(losses.smoothed_bce(logits, labels).numpy(), expected, rtol=1e-5)
 
 
 def test_tiny_run_writes_checkpoints_and_grids_and_resumes(demo_dir, tmp_path, capsys, monkeypatch):
     cfg = make_cfg("--data_dir", demo_dir, "--exp_dir", tmp_path / "vac", *TINY_VAC, "--max_iters", "2")
     keras.utils.set_random_seed(0)
-    vacgan_runs.run(cfg)
+    vacgan.run(cfg)
     assert os.path.isfile(tmp_path / "vac" / "checkpoints" / "ckpt-2.index")
     assert os.listdir(tmp_path / "vac" / "samples") == ["iter_000000.png"]
     assert (tmp_path / "vac" / "losses.jsonl").read_text().count("g_classification") == 2
-    vacgan_runs.run(dict(cfg, max_iters=4))
+    vacgan.run(dict(cfg, max_iters=4))
     assert "resuming from" in capsys.readouterr().out
     assert os.path.isfile(tmp_path / "vac" / "checkpoints" / "ckpt-4.index")
     sample = dict(cfg, mode="sample", set=["Male=1", "Blond_Hair=1", "/", "row=0", "Smiling=0"])
-    vacgan_runs.run(sample)
+    vacgan.run(sample)
     out = capsys.readouterr().out
     assert "2 row(s) x 8 noise draws" in out and "Blond_Hair" in out
     grid = keras.utils.load_img(tmp_path / "vac" / "samples" / "requested.png")
     assert grid.size[1] > 2 * 16  # header plus two rows of 16-pixel faces
     with pytest.raises(UserError, match="unknown attribute 'Blnd_Hair'; valid names: 5_o_Clock_Shadow"):
-        vacgan_runs.run(dict(cfg, mode="sample", set=["Blnd_Hair=1"]))
+        vacgan.run(dict(cfg, mode="sample", set=["Blnd_Hair=1"]))
     monkeypatch.setattr(fid, "inception_extractor", lambda: random_extractor())  # offline stand-in
-    vacgan_runs.run(dict(cfg, mode="fid", fid_images=16))
+    vacgan.run(dict(cfg, mode="fid", fid_images=16))
     assert "FID (16 real test images vs 16 generated" in capsys.readouterr().out
 
 
 def test_settings_parser():
     names = ["Male", "Smiling", "Young"]
     test_classes = np.array([[1, 0, 1]])
-    vectors, shown = vacgan_runs.parse_settings(["Male=1", "/", "row=0", "Smiling=1"], names, test_classes)
+    vectors, shown = evaluation.parse_settings(["Male=1", "/", "row=0", "Smiling=1"], names, test_classes)
     assert [v.tolist() for v in vectors] == [[1, 0, 0], [1, 1, 1]] and shown == ["Male", "Smiling"]
     with pytest.raises(UserError, match="must be 0 or 1"):
-        vacgan_runs.parse_settings(["Male=2"], names, test_classes)
+        evaluation.parse_settings(["Male=2"], names, test_classes)
 
 
 def random_extractor(seed=0):
@@ -95,9 +98,9 @@ def test_fid_identical_sets_near_zero_and_shifted_sets_far():
     real = rng.uniform(-1, 1, (256, 16, 16, 3)).astype(np.float32)
     other = rng.uniform(-1, 1, (256, 16, 16, 3)).astype(np.float32)
     extractor = random_extractor()
-    same = fid.fid(extractor, [real[:128], real[128:]], [real])
-    resampled = fid.fid(extractor, [real], [other])
-    shifted = fid.fid(extractor, [real], [np.clip(other + 0.5, -1, 1)])
+    same = fid.distance(extractor, [(real[:128], real[:128]), (real[128:], real[128:])])
+    resampled = fid.distance(extractor, [(real, other)])
+    shifted = fid.distance(extractor, [(real, np.clip(other + 0.5, -1, 1))])
     assert abs(same) < 1e-6
     assert shifted > 20 * max(resampled, 1e-3)
 
@@ -118,18 +121,18 @@ def test_missing_inception_weights_is_a_clear_error(tmp_path, monkeypatch):
 def test_tfrecord_round_trip_matches_the_folder(demo_dir, tmp_path):
     shards = tmp_path / "shards"
     folder_cfg = make_cfg("--data_dir", demo_dir, "--split", "partition", "--image_size", "16", "--d_layers", "2")
-    folder = dataset.prepare(folder_cfg)
+    folder = datasets.prepare(folder_cfg)
     tfrecord.write_shards(folder.table, folder.image_dir, str(shards), shard_size=50)
     assert len(list(shards.glob("celeba-*-of-00004.tfrecord"))) == 4
     os.link(os.path.join(demo_dir, "list_eval_partition.txt"), shards / "list_eval_partition.txt")
-    record = dataset.prepare(dict(folder_cfg, data_dir=str(shards)))  # auto-detected
+    record = datasets.prepare(dict(folder_cfg, data_dir=str(shards)))  # auto-detected
     assert record.image_dir is None
     assert record.table.files == folder.table.files and record.table.names == folder.table.names
     assert np.array_equal(record.table.values, folder.table.values)
     assert record.train.files == folder.train.files and np.array_equal(record.train.masks, folder.train.masks)
     for name in folder.train.files[:5]:
         assert record.source.read(tf.constant(name)).numpy() == folder.source.read(tf.constant(name)).numpy()
-    a = next(iter(data.training_dataset(folder.source, folder.train, 16, 8, seed=3)))
-    b = next(iter(data.training_dataset(record.source, record.train, 16, 8, seed=3)))
+    a = next(iter(pipeline.training_dataset(folder.source, folder.train, 16, 8, seed=3)))
+    b = next(iter(pipeline.training_dataset(record.source, record.train, 16, 8, seed=3)))
     assert np.array_equal(a["image"].numpy(), b["image"].numpy())
     assert np.array_equal(a["classes"].numpy(), b["classes"].numpy())

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from sggan.core.files import write_text
+
 
 class Monitor:
     """Console every log_every iterations (losses, it/s, ETA), a progress bar between them,
@@ -35,6 +37,15 @@ class Monitor:
     def image(self, step, name, grid_uint8):
         with self.writer.as_default(step=step):
             tf.summary.image(name, grid_uint8[None], max_outputs=1)
+
+    def report(self, step, report):
+        """A hook's report (see loop.Report): its scalars, images and console line."""
+        if report.scalars:
+            self.scalars(step, report.scalars)
+        for name, picture in report.images.items():
+            self.image(step, name, picture)
+        if report.message:
+            self.message(report.message)
 
     def progress(self, step, losses):
         """Called after every iteration: advances the bar, prints a console line every log_every."""
@@ -82,7 +93,4 @@ def _truncate_jsonl(path, start_step):
         return
     with open(path) as f:
         kept = [line for line in f if line.strip() and json.loads(line).get("step", -1) < start_step]
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.writelines(kept)
-    os.replace(tmp, path)
+    write_text(path, "".join(kept))

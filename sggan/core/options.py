@@ -7,9 +7,9 @@ import argparse
 import difflib
 from dataclasses import dataclass, field
 
-from sggan.errors import UserError
+from sggan.core.errors import UserError
 
-MODES = ("train", "test", "sample", "fid")
+TRUE_WORDS, FALSE_WORDS = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Option:
     type: type = None          # None: the type of the default value
     choices: tuple = None
     nargs: str = None
-    flag: bool = False         # a switch: present = True
+    flag: bool = False         # a switch: `--name` or `--name true` = True, `--name false` = False
     minimum: float = None      # smallest allowed value (numbers)
     positive: bool = False     # must be > 0
     extra: dict = field(default_factory=dict)
@@ -87,12 +87,12 @@ OPTIONS = {
 }
 
 
-def _parser(settings):
+def _parser(settings, modes):
     parser = argparse.ArgumentParser(
         prog="main.py",
         description="SG-GAN (sparsely grouped facial attribute editing) and VAC+GAN, in TensorFlow 2. "
                     "Defaults come from config.py; every setting can be overridden here.")
-    parser.add_argument("--mode", choices=MODES, help="what to do (default: from OPER_FLAG in config.py)")
+    parser.add_argument("--mode", choices=modes, help="what to do (default: from OPER_FLAG in config.py)")
     parser.add_argument("--exp_dir", help="experiment folder (default: train_log_<OPER_NAME>)")
     parser.add_argument("--oper_name", help="experiment name (default: OPER_NAME in config.py)")
     parser.add_argument("--demo", action="store_true",
@@ -102,8 +102,9 @@ def _parser(settings):
     for name, opt in OPTIONS.items():
         default = settings.get(name)
         help_text = f"{opt.help} (default: {default})"
-        if opt.flag:
-            parser.add_argument(f"--{name}", action="store_true", default=None, help=help_text)
+        if opt.flag:  # `--name false` undoes a preset's or config.py's True
+            parser.add_argument(f"--{name}", nargs="?", const=True, type=_switch(name), default=None,
+                                metavar="true|false", help=help_text)
             continue
         kind = opt.type or (str if isinstance(default, list) else type(default))
         parser.add_argument(f"--{name}", type=_typed(name, kind), choices=opt.choices, nargs=opt.nargs,
@@ -122,39 +123,60 @@ def _typed(name, kind):
     return convert
 
 
+def _switch(name):
+    """A converter for on/off settings: true/false (yes/no, on/off, 1/0)."""
+    def convert(text):
+        if text.lower() in TRUE_WORDS:
+            return True
+        if text.lower() in FALSE_WORDS:
+            return False
+        raise argparse.ArgumentTypeError(f"--{name} expects true or false, got {text!r}")
+    convert.__name__ = "true|false"
+    return convert
+
+
 def _raise_user_error(message):
     raise UserError(message)
 
 
-def parse_config(argv, config_module):
-    """Merge config.py, the selected presets and the command line into one flat dict."""
+def parse_config(argv, config_module, models):
+    """Merge config.py, the selected presets and the command line into one flat dict.
+
+    `models` maps a model name to its package (sggan.models.MODELS): which presets it brings and
+    how its settings are checked.
+    """
     settings = dict(config_module.SETTINGS)
-    parser = _parser(settings)
+    modes = list(dict.fromkeys(mode for model in models.values() for mode in model.MODES))
+    parser = _parser(settings, modes)
     parser.error = _raise_user_error  # one-line error, exit 2, through main.py
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         raise UserError(_unknown_flag_message(unknown[0], parser))
     given = {k: v for k, v in vars(args).items() if v is not None and k in OPTIONS}
-    model = given.get("model", settings["model"])
-    presets = []
-    if model == "vacgan":
-        presets.append("vacgan")
-    if args.demo:
-        presets.append("vacgan_demo" if model == "vacgan" else "demo")
+    model_name = given.get("model", settings["model"])
+    if model_name not in models:
+        raise UserError(f"model {model_name!r} in config.py is not one of {', '.join(models)}")
+    model = models[model_name]
+    presets = [name for name in (model.PRESET, model.DEMO_PRESET if args.demo else None) if name]
     for name in presets:
         settings.update(config_module.PRESETS[name])
     settings.update(given)
     settings["mode"] = args.mode or ("test" if config_module.OPER_FLAG == 1 else "train")
     if config_module.OPER_FLAG not in (0, 1):
         raise UserError(f"OPER_FLAG in config.py must be 0 (train) or 1 (test), not {config_module.OPER_FLAG!r}")
-    suffix = ("_vacgan" if model == "vacgan" else "") + ("_demo" if args.demo else "")
+    suffix = model.EXPERIMENT_SUFFIX + ("_demo" if args.demo else "")
     oper_name = args.oper_name or config_module.OPER_NAME + suffix
     settings["oper_name"] = oper_name
     settings["exp_dir"] = args.exp_dir or f"train_log_{oper_name}"
     settings["demo"] = args.demo
     settings["dry_run"] = args.dry_run
     settings["presets"] = presets
+    if settings["mode"] not in model.MODES:
+        owners = [name for name, other in models.items() if settings["mode"] in other.MODES]
+        raise UserError(f"--mode {settings['mode']} is not a mode of {model_name} (its modes: "
+                        f"{', '.join(model.MODES)}); it belongs to --model {' / '.join(owners)}")
     validate(settings)
+    model.validate(settings)
     return settings
 
 
@@ -177,24 +199,6 @@ def validate(cfg):
             raise UserError(f"--{name} must be at least {opt.minimum}, got {value}")
     if not 0.0 < cfg["test_fraction"] < 1.0:
         raise UserError(f"--test_fraction must be between 0 and 1, got {cfg['test_fraction']}")
-    if cfg["model"] == "sggan":
-        _check_sggan_shapes(cfg)
-    elif cfg["image_size"] % 8:
-        raise UserError(f"--image_size {cfg['image_size']} cannot be taken by VAC+GAN: "
-                        "it must be a multiple of 8 (three upsamplings from 1/8 size)")
-
-
-def _check_sggan_shapes(cfg):
-    size, layers = cfg["image_size"], cfg["d_layers"]
-    if size % 4:
-        raise UserError(f"--image_size {size} cannot be taken by the generator: it must be a multiple of 4 "
-                        "(two stride-2 down- and upsamplings)")
-    if size % (2 ** layers):
-        raise UserError(f"--image_size {size} cannot be taken by a discriminator of --d_layers {layers}: "
-                        f"it must be a multiple of {2 ** layers}; use a size such as "
-                        f"{max(1, round(size / 2 ** layers)) * 2 ** layers} or fewer --d_layers")
-    if cfg["mode"] in ("sample",):
-        raise UserError("--mode sample belongs to VAC+GAN (--model vacgan); SG-GAN uses --mode test")
 
 
 def describe(cfg):

@@ -72,8 +72,8 @@ class SpectralNormConv2D(keras.layers.Conv2D):
         return tf.nn.bias_add(outputs, self.bias)
 
 
-def critic_conv(filters, kernel, stride, padding, spectral_norm, name=None):
-    """A discriminator convolution, spectrally normalised unless turned off."""
+def spectral_conv(filters, kernel, stride, padding, spectral_norm=True, name=None):
+    """A convolution, spectrally normalised unless turned off (both critics, VAC+GAN's generator)."""
     kind = SpectralNormConv2D if spectral_norm else keras.layers.Conv2D
     return kind(filters, kernel, stride, padding=padding, kernel_initializer=weights(),
                 bias_initializer="zeros", name=name)

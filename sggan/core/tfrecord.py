@@ -11,8 +11,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from sggan.celeba import AttributeTable
-from sggan.errors import UserError
+from sggan.core.celeba import AttributeTable
+from sggan.core.errors import UserError
+from sggan.core.files import replaced_atomically
 
 SHARD_PATTERN = "celeba-*-of-*.tfrecord"
 NAMES_FILE = "attributes.tfrecord"
@@ -33,7 +34,7 @@ def write_shards(table, image_dir, out_dir, shard_size=10000):
     paths = []
     for shard in range(count):
         path = os.path.join(out_dir, f"celeba-{shard:05d}-of-{count:05d}.tfrecord")
-        with tf.io.TFRecordWriter(path + ".tmp") as writer:
+        with replaced_atomically(path) as tmp, tf.io.TFRecordWriter(tmp) as writer:
             for row in range(shard * shard_size, min(len(table.files), (shard + 1) * shard_size)):
                 name = table.files[row]
                 with open(os.path.join(image_dir, name), "rb") as f:
@@ -43,11 +44,10 @@ def write_shards(table, image_dir, out_dir, shard_size=10000):
                     "filename": _bytes([name.encode()]), "image": _bytes([image]),
                     "labels": tf.train.Feature(int64_list=tf.train.Int64List(value=labels))}))
                 writer.write(example.SerializeToString())
-        os.replace(path + ".tmp", path)
         paths.append(path)
     names = tf.train.Example(features=tf.train.Features(feature={
         "names": _bytes([n.encode() for n in table.names])}))
-    with tf.io.TFRecordWriter(os.path.join(out_dir, NAMES_FILE)) as writer:
+    with replaced_atomically(os.path.join(out_dir, NAMES_FILE)) as tmp, tf.io.TFRecordWriter(tmp) as writer:
         writer.write(names.SerializeToString())
     return paths
 

@@ -1,13 +1,13 @@
-"""SG-GAN's networks: one generator with an output head per (group, on/off), and a critic with
+"""SG-GAN's networks: one generator with an output head per (group, class), and a critic with
 one classification head per group.
 
-Output k of the generator is group k // 2 with the attribute on (class 1) for even k and off
-(class 0) for odd k — the original's x_{a,1}, x_{a,2}.
+Which output edits what is said in outputs.py. Every layer has an explicit name, so weights have
+stable paths (`generator/head3/out1/kernel`) by which checkpoints store and restore them.
 """
 import keras
 import tensorflow as tf
 
-from sggan.layers import PassThrough, conv, critic_conv, deconv, instance_norm
+from sggan.core.layers import PassThrough, conv, deconv, instance_norm, spectral_conv
 
 # Output blocks per group position, cycled, as the original: gender and lipstick end in one 7x7
 # convolution; smile and hair in 3x3 → 32 channels → 3x3.
@@ -19,8 +19,8 @@ class ResidualBlock(keras.layers.Layer):
 
     def __init__(self, filters, **kwargs):
         super().__init__(**kwargs)
-        self.conv1, self.norm1 = conv(filters, 3), instance_norm()
-        self.conv2, self.norm2 = conv(filters, 3), instance_norm()
+        self.conv1, self.norm1 = conv(filters, 3, name="conv1"), instance_norm("norm1")
+        self.conv2, self.norm2 = conv(filters, 3, name="conv2"), instance_norm("norm2")
 
     def call(self, x):
         y = tf.nn.relu(self.norm1(self.conv1(x)))
@@ -33,14 +33,15 @@ class OutputHead(keras.layers.Layer):
 
     def __init__(self, ngf, block, identity_init=False, **kwargs):
         super().__init__(**kwargs)
-        self.up, self.norm = deconv(ngf, 4, 2), instance_norm()
+        self.up, self.norm = deconv(ngf, 4, 2, name="up"), instance_norm("norm")
         # identity_init: the output block starts by copying the concatenated input image (its last
         # 3 channels) to the output, so training starts from near-identity edits.
         first = PassThrough(ngf) if identity_init else None
         if block == "7x7":
-            self.out = [conv(3, 7, initializer=first)]
+            self.out = [conv(3, 7, initializer=first, name="out0")]
         else:
-            self.out = [conv(32, 3, initializer=first), conv(3, 3, initializer=PassThrough(0) if identity_init else None)]
+            self.out = [conv(32, 3, initializer=first, name="out0"),
+                        conv(3, 3, initializer=PassThrough(0) if identity_init else None, name="out1")]
 
     def call(self, features, image):
         x = tf.concat([tf.nn.relu(self.norm(self.up(features))), image], axis=-1)
@@ -52,19 +53,21 @@ class OutputHead(keras.layers.Layer):
 class Generator(keras.Model):
     """Encoder → residual trunk → shared upsampling; then one OutputHead per output.
 
-    `trunk` and `head` can be called separately: the training step runs the trunk once on a
-    batch of several inputs and applies only the heads it needs.
+    `output_groups[k]` is the group of output k (outputs.py); a head's output block depends on its
+    group's position. `trunk` and `head` can be called separately: the training step runs the trunk
+    once on a batch of several inputs and applies only the heads it needs.
     """
 
-    def __init__(self, n_groups, ngf=64, n_blocks=6, identity_init=False, **kwargs):
+    def __init__(self, output_groups, ngf=64, n_blocks=6, identity_init=False, **kwargs):
         super().__init__(**kwargs)
-        self.n_outputs = 2 * n_groups
-        self.encoder = [conv(ngf, 7), instance_norm(), conv(2 * ngf, 4, 2), instance_norm(),
-                        conv(4 * ngf, 4, 2), instance_norm()]
-        self.blocks = [ResidualBlock(4 * ngf) for _ in range(n_blocks)]
-        self.shared_up, self.shared_norm = deconv(2 * ngf, 4, 2), instance_norm()
-        self.heads = [OutputHead(ngf, HEAD_BLOCKS[(k // 2) % len(HEAD_BLOCKS)], identity_init)
-                      for k in range(self.n_outputs)]
+        self.n_outputs = len(output_groups)
+        self.encoder = [conv(ngf, 7, name="enc1"), instance_norm("enc1_norm"),
+                        conv(2 * ngf, 4, 2, name="enc2"), instance_norm("enc2_norm"),
+                        conv(4 * ngf, 4, 2, name="enc3"), instance_norm("enc3_norm")]
+        self.blocks = [ResidualBlock(4 * ngf, name=f"block{i}") for i in range(n_blocks)]
+        self.shared_up, self.shared_norm = deconv(2 * ngf, 4, 2, name="shared_up"), instance_norm("shared_norm")
+        self.heads = [OutputHead(ngf, HEAD_BLOCKS[group % len(HEAD_BLOCKS)], identity_init, name=f"head{k}")
+                      for k, group in enumerate(output_groups)]
 
     def trunk(self, images):
         x = images
@@ -96,9 +99,11 @@ class Discriminator(keras.Model):
     def __init__(self, n_groups, image_size, ndf=64, d_layers=6, spectral_norm=True, **kwargs):
         super().__init__(**kwargs)
         final = image_size // 2 ** d_layers
-        self.body = [critic_conv(w, 5, 2, "same", spectral_norm) for w in critic_widths(ndf, d_layers)]
-        self.adversarial = critic_conv(1, 1, 1, "valid", spectral_norm)
-        self.classifiers = [critic_conv(2, final, 1, "valid", spectral_norm) for _ in range(n_groups)]
+        self.body = [spectral_conv(w, 5, 2, "same", spectral_norm, name=f"conv{i}")
+                     for i, w in enumerate(critic_widths(ndf, d_layers))]
+        self.adversarial = spectral_conv(1, 1, 1, "valid", spectral_norm, name="adversarial")
+        self.classifiers = [spectral_conv(2, final, 1, "valid", spectral_norm, name=f"classifier{a}")
+                            for a in range(n_groups)]
 
     def call(self, images, training=False):
         """Returns the critic patch [B, s, s] and the class logits [B, groups, 2]."""
@@ -110,9 +115,10 @@ class Discriminator(keras.Model):
         return patch, logits
 
 
-def build(cfg, n_groups):
-    """Both networks, built (variables created) for cfg's image size."""
-    generator = Generator(n_groups, cfg["ngf"], cfg["n_blocks"], cfg.get("identity_init", False), name="generator")
+def build(cfg, outputs, n_groups):
+    """Both networks, built (variables created) for cfg's image size; `outputs` from outputs.py."""
+    generator = Generator([o.group for o in outputs], cfg["ngf"], cfg["n_blocks"], cfg["identity_init"],
+                          name="generator")
     discriminator = Discriminator(n_groups, cfg["image_size"], cfg["ndf"], cfg["d_layers"],
                                   spectral_norm=not cfg["no_sp"], name="discriminator")
     dummy = tf.zeros((1, cfg["image_size"], cfg["image_size"], 3))

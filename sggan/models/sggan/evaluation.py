@@ -1,29 +1,26 @@
 """Looking at an SG-GAN: sample grids, the critic's accuracy on real faces, test mode and metrics."""
-import json
 import math
 import os
 
 import numpy as np
 import tensorflow as tf
 
-from sggan import celeba, data, images
+from sggan.core import celeba, images, pipeline
+from sggan.core.loop import Report
 
 
-def column_titles(groups):
-    """'input', then each group's on and off output, readable."""
-    titles = ["input"]
-    for group in groups:
-        titles += [name.replace("_", " ") for name in group.class_names]
-    return titles
+def column_titles(outputs):
+    """'input', then every output's readable name."""
+    return ["input"] + [o.title for o in outputs]
 
 
 class Evaluator:
     """Runs a trained (or training) generator and critic on test images."""
 
-    def __init__(self, cfg, dataset, generator, discriminator):
+    def __init__(self, cfg, dataset, task):
         self.cfg, self.dataset = cfg, dataset
-        self.generator, self.discriminator = generator, discriminator
-        self.groups = dataset.groups
+        self.generator, self.discriminator = task.generator, task.discriminator
+        self.groups, self.outputs = dataset.groups, task.outputs
 
     @tf.function
     def _edit(self, batch):
@@ -36,19 +33,21 @@ class Evaluator:
         return self.discriminator(batch)[1]
 
     def test_batches(self, listing, batch_size=None):
-        return data.test_dataset(self.dataset.source, listing, self.cfg["image_size"],
+        return pipeline.test_dataset(self.dataset.source, listing, self.cfg["image_size"],
                                  batch_size or self.cfg["batch_size"])
 
     def fixed_batch(self):
         """The first test batch (as the original's sample grids)."""
         return next(iter(self.test_batches(self.dataset.test)))["image"]
 
-    def sample_hook(self, step, monitor, batch):
-        """Write samples/iter_<step>.png (edits of `batch`) and the same grid to TensorBoard."""
-        outputs, _ = self._edit(batch)
-        picture = images.grid([batch.numpy()] + [o.numpy() for o in outputs], column_titles(self.groups))
-        images.save(picture, os.path.join(self.cfg["exp_dir"], "samples", f"iter_{step:06d}.png"))
-        monitor.image(step, "samples", picture)
+    def sample_hook(self, batch):
+        """A hook body: write samples/iter_<step>.png (edits of `batch`), the same grid to TensorBoard."""
+        def run(step):
+            edits, _ = self._edit(batch)
+            picture = images.grid([batch.numpy()] + [e.numpy() for e in edits], column_titles(self.outputs))
+            images.save(picture, os.path.join(self.cfg["exp_dir"], "samples", f"iter_{step:06d}.png"))
+            return Report(images={"samples": picture})
+        return run
 
     def accuracy(self, listing=None):
         """Per group: the critic's classification accuracy on labelled real test images.
@@ -71,30 +70,30 @@ class Evaluator:
             result[group.spec] = float(hits.mean()) if hits.size else float("nan")
         return result
 
-    def accuracy_hook(self, step, monitor):
+    def accuracy_hook(self, step):
+        """A hook body: the critic's accuracy on real test images, logged and printed."""
         result = self.accuracy()
-        monitor.scalars(step, {f"accuracy/{k}": v for k, v in result.items()})
-        monitor.message("test accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items()))
+        return Report(scalars={f"accuracy/{k}": v for k, v in result.items()},
+                      message="critic's test accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items()))
 
     def manipulate(self, batches, grid_dir, save_single=False):
         """Edit every image of `batches`, write one grid per batch; return manipulation statistics."""
-        n_out = 2 * len(self.groups)
-        success = np.zeros(n_out)
-        distance = np.zeros(n_out)
+        success = np.zeros(len(self.outputs))
+        distance = np.zeros(len(self.outputs))
         count = 0
-        titles = column_titles(self.groups)
+        titles = column_titles(self.outputs)
         for number, (batch, names) in enumerate(batches):
-            outputs, logits = self._edit(batch)
-            outputs = [o.numpy() for o in outputs]
-            for k in range(n_out):
-                predicted = np.argmax(logits[k].numpy()[:, k // 2], -1)
-                success[k] += np.sum(predicted == 1 - k % 2)
-                distance[k] += np.sum(np.mean(np.abs(outputs[k] - batch.numpy()), axis=(1, 2, 3)))
+            edits, logits = self._edit(batch)
+            edits = [e.numpy() for e in edits]
+            for o in self.outputs:
+                predicted = np.argmax(logits[o.index].numpy()[:, o.group], -1)
+                success[o.index] += np.sum(predicted == o.target)
+                distance[o.index] += np.sum(np.mean(np.abs(edits[o.index] - batch.numpy()), axis=(1, 2, 3)))
             count += len(names)
-            picture = images.grid([batch.numpy()] + outputs, titles)
+            picture = images.grid([batch.numpy()] + edits, titles)
             images.save(picture, os.path.join(grid_dir, f"grid_{number:04d}.png"))
             if save_single:
-                self._save_single(grid_dir, names, outputs, titles[1:])
+                self._save_single(grid_dir, names, edits, titles[1:])
         return success / max(count, 1), distance / max(count, 1), count
 
     def _save_single(self, grid_dir, names, outputs, titles):
@@ -105,16 +104,17 @@ class Evaluator:
                 images.save(images.to_uint8(outputs[k][i]), os.path.join(grid_dir, "single", f"{stem}_{edit}.png"))
 
 
-def metrics_report(groups, accuracy, success, distance, count):
+def metrics_report(groups, outputs, accuracy, success, distance, count):
     """metrics.json's content: per group accuracy, manipulation success and L1 to the input."""
     report = {"images": int(count), "groups": {}}
     for a, group in enumerate(groups):
         on, off = group.class_names
+        k_on, k_off = (next(o.index for o in outputs if o.group == a and o.target == t) for t in (1, 0))
         report["groups"][group.spec] = {
             "accuracy_real": accuracy.get(group.spec) if accuracy else None,
-            "success_on": float(success[2 * a]), "success_off": float(success[2 * a + 1]),
-            "success": float((success[2 * a] + success[2 * a + 1]) / 2),
-            "l1_on": float(distance[2 * a]), "l1_off": float(distance[2 * a + 1]),
+            "success_on": float(success[k_on]), "success_off": float(success[k_off]),
+            "success": float((success[k_on] + success[k_off]) / 2),
+            "l1_on": float(distance[k_on]), "l1_off": float(distance[k_off]),
             "on": on, "off": off,
         }
     return report
@@ -127,12 +127,3 @@ def metrics_table(report):
         lines.append(f"{spec:36s} {acc:>9s} {m['success_on']:8.3f} {m['success_off']:8.3f} "
                      f"{m['l1_on']:7.3f} {m['l1_off']:7.3f}")
     return "\n".join(lines)
-
-
-def write_json(obj, path):
-    """Write JSON atomically (config.json, metrics.json, fid.json): whole or not at all."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)

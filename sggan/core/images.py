@@ -1,9 +1,10 @@
 """Image grids with a header naming the columns, and image file I/O."""
-import os
 import textwrap
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from sggan.core.files import replaced_atomically
 
 HEADER_LINE = 11  # pixels per header text line (PIL's built-in font is about 6 x 10)
 
@@ -47,10 +48,8 @@ def grid(columns, titles, row_labels=None):
 
 def save(array, path):
     """Write a uint8 image atomically (JPEG or PNG by extension)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp" + os.path.splitext(path)[1]
-    Image.fromarray(array).save(tmp)
-    os.replace(tmp, path)
+    with replaced_atomically(path) as tmp:
+        Image.fromarray(array).save(tmp)
 
 
 def load_photo(path):

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from sggan.errors import UserError
+from sggan.core.errors import UserError
 
 INCEPTION_WEIGHTS = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
@@ -31,14 +31,16 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     return float(np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
-def features(extractor, batches):
-    """Extractor features of images in [-1, 1] given as an iterable of batches."""
-    return np.concatenate([np.asarray(extractor(tf.convert_to_tensor(b))) for b in batches])
+def distance(extractor, pairs):
+    """FID between two image sets given as an iterable of (real batch, generated batch) in [-1, 1].
 
-
-def fid(extractor, real_batches, fake_batches):
-    return frechet_distance(*statistics(features(extractor, real_batches)),
-                            *statistics(features(extractor, fake_batches)))
+    One pass: only the features are kept, never the images (both models stream their test sets).
+    """
+    real, generated = [], []
+    for real_batch, generated_batch in pairs:
+        real.append(np.asarray(extractor(tf.convert_to_tensor(real_batch))))
+        generated.append(np.asarray(extractor(tf.convert_to_tensor(generated_batch))))
+    return frechet_distance(*statistics(np.concatenate(real)), *statistics(np.concatenate(generated)))
 
 
 def inception_extractor():

@@ -8,7 +8,7 @@ import math
 import keras
 import tensorflow as tf
 
-from sggan import losses
+from sggan.models.sggan import losses
 
 
 def lr_decay(step, max_iters, decay_start, floor=0.1):
@@ -30,25 +30,19 @@ def lr_decay(step, max_iters, decay_start, floor=0.1):
 class SGGANTask:
     """Owns the networks, optimisers and random state of one SG-GAN run, and its train steps."""
 
-    def __init__(self, cfg, generator, discriminator, n_groups):
+    def __init__(self, cfg, generator, discriminator, outputs, n_groups):
         self.cfg = cfg
         self.generator, self.discriminator = generator, discriminator
-        self.n_groups = n_groups
+        self.outputs, self.n_groups = outputs, n_groups
         self.g_optimizer = keras.optimizers.Adam(cfg["learn_rate"], cfg["beta1"], cfg["beta2"])
         self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], cfg["beta1"], cfg["beta2"])
         self.g_optimizer.build(generator.trainable_variables)
         self.d_optimizer.build(discriminator.trainable_variables)
         self.rng = tf.random.Generator.from_seed(cfg["seed"])
         self.global_batch = cfg["batch_size"]
-
-    def trackables(self):
-        """What a checkpoint must hold to resume exactly.
-
-        The networks go in as lists of their weights (in layer order): tf.train.Checkpoint does not
-        see the layers Keras 3 keeps in Python lists, which would leave e.g. spectral-norm vectors out.
-        """
-        return dict(generator=list(self.generator.weights), discriminator=list(self.discriminator.weights),
-                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, rng=self.rng)
+        # What a checkpoint must hold to resume exactly (see loop.py).
+        self.networks = dict(generator=generator, discriminator=discriminator)
+        self.state = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, rng=self.rng)
 
     def set_learning_rate(self, step):
         rate = self.cfg["learn_rate"] * lr_decay(step, self.cfg["max_iters"], self.cfg["decay_start"])
@@ -70,7 +64,7 @@ class SGGANTask:
 
     @tf.function
     def train_d(self, images, classes, masks):
-        cfg, n_out = self.cfg, 2 * self.n_groups
+        cfg, n_out = self.cfg, len(self.outputs)
         batch = tf.shape(images)[0]
         fakes = tf.stop_gradient(tf.concat(self.generator(images), 0))
         alpha = self.rng.uniform(tf.stack([batch * n_out, 1, 1, 1]), 0.0, 1.0)
@@ -96,7 +90,7 @@ class SGGANTask:
 
     @tf.function
     def train_g(self, images):
-        cfg, n_out = self.cfg, 2 * self.n_groups
+        cfg, n_out = self.cfg, len(self.outputs)
         batch = tf.shape(images)[0]
         with tf.GradientTape() as tape:
             features = self.generator.trunk(images)
@@ -105,9 +99,8 @@ class SGGANTask:
             fake_patches, fake_logits = tf.split(patch, n_out), tf.split(logits, n_out)
             adversarial = tf.add_n([self._mean(losses.generator_adversarial_loss(cfg["loss"], p))
                                     for p in fake_patches])
-            # Output k = group k // 2, "on" (class 1) for even k, "off" (class 0) for odd k.
-            classification = tf.add_n([self._mean(losses.cross_entropy(fake_logits[k][:, k // 2], 1 - k % 2))
-                                       for k in range(n_out)])
+            classification = tf.add_n([self._mean(losses.cross_entropy(fake_logits[o.index][:, o.group], o.target))
+                                       for o in self.outputs])
             reconstruction = self._reconstruction(fakes, batch)
             total = adversarial + cfg["lam_cls"] * classification + cfg["lam_recon"] * reconstruction
         variables = self.generator.trainable_variables
@@ -121,7 +114,7 @@ class SGGANTask:
         The trunk runs once on all fakes; each head is then applied only to its partner's fake.
         """
         n_out = len(fakes)
-        partners = [fakes[k ^ 1] for k in range(n_out)]  # k ^ 1 swaps on/off within a group
+        partners = [fakes[o.partner] for o in self.outputs]
         features = tf.split(self.generator.trunk(tf.concat(partners, 0)), n_out)
         per_sample = tf.add_n([losses.l1(fakes[k], self.generator.head(k, features[k], partners[k]))
                                for k in range(n_out)]) / n_out

@@ -1,11 +1,15 @@
-"""From config to data: the attribute table, groups, split, sparse labels and the image source."""
+"""From config to a checked Dataset: the attribute table, groups, split, labelled lists and the image source.
+
+The lists themselves are the model's choice (`labelling`): SG-GAN's sparse group labels, or
+VAC+GAN's every attribute of every image.
+"""
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from sggan import celeba, data, demo_faces, tfrecord
-from sggan.errors import UserError
+from sggan.core import celeba, demo_faces, pipeline, tfrecord
+from sggan.core.errors import UserError
 
 
 @dataclass
@@ -14,7 +18,7 @@ class Dataset:
     groups: list
     train: celeba.LabelledList
     test: celeba.LabelledList
-    source: object          # turns a file name into image bytes (see data.FolderSource)
+    source: object          # turns a file name into image bytes (see pipeline.FolderSource)
     image_dir: str          # None when the images come from TFRecord shards
 
     def summary(self):
@@ -43,18 +47,22 @@ def _source(cfg):
         return table, source, None
     table = celeba.read_attributes(cfg["data_dir"])
     image_dir = celeba.find_image_dir(cfg["data_dir"], cfg["image_dir"])
-    return table, data.FolderSource(image_dir), image_dir
+    return table, pipeline.FolderSource(image_dir), image_dir
 
 
-def _lists(cfg, table, groups, train_rows, test_rows):
-    if cfg["model"] == "vacgan":  # every attribute, every image labelled
-        return celeba.attribute_list(table, train_rows), celeba.attribute_list(table, test_rows)
+def sparse_group_lists(cfg, table, groups, train_rows, test_rows):
+    """SG-GAN's labelling: per group, the sparse plan of --sp_type / --labelled, oversampled."""
     plan = celeba.sparse_plan(cfg["sp_type"], cfg["labelled"], cfg["labelled_pair"],
                               cfg["oversample_times"], len(train_rows))
     return celeba.training_list(table, groups, train_rows, plan), celeba.test_list(table, groups, test_rows)
 
 
-def prepare(cfg, check_images=True):
+def all_attribute_lists(cfg, table, groups, train_rows, test_rows):
+    """VAC+GAN's labelling: every attribute of every image, all labelled."""
+    return celeba.attribute_list(table, train_rows), celeba.attribute_list(table, test_rows)
+
+
+def prepare(cfg, labelling=sparse_group_lists, check_images=True):
     """Everything the models need to know about the data, checked; refuses bad input up front."""
     if cfg["demo"]:
         demo_faces.ensure(cfg["data_dir"])
@@ -63,7 +71,7 @@ def prepare(cfg, check_images=True):
     if len({g.spec for g in groups}) != len(groups):
         raise UserError("--attributes lists the same group twice")
     train_rows, test_rows = celeba.split_rows(table, cfg["data_dir"], cfg["split"], cfg["test_fraction"])
-    train, test = _lists(cfg, table, groups, train_rows, test_rows)
+    train, test = labelling(cfg, table, groups, train_rows, test_rows)
     if check_images and image_dir:
         missing = celeba.check_images_present(image_dir, list(train.files) + list(test.files),
                                               cfg["skip_missing"])

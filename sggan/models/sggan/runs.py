@@ -3,13 +3,15 @@ import glob
 import json
 import os
 
-import numpy as np
 import tensorflow as tf
 
-from sggan import data, dataset, evaluation, fid, images, loop, networks
-from sggan.errors import UserError, warn
-from sggan.options import describe
-from sggan.training import SGGANTask
+from sggan.core import datasets, fid, images, loop, pipeline
+from sggan.core.errors import UserError, warn
+from sggan.core.files import write_json
+from sggan.core.options import describe
+from sggan.models.sggan import evaluation, networks
+from sggan.models.sggan.outputs import output_layout
+from sggan.models.sggan.steps import SGGANTask
 
 # Fields that fix the networks' shapes: test mode takes them from the experiment's config.json.
 MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers", "no_sp", "identity_init")
@@ -17,49 +19,39 @@ MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers"
 
 def dry_run(cfg):
     """Check data and config; the counts (and model sizes) as one JSON-ready dict."""
-    ds = dataset.prepare(cfg)
-    summary = ds.summary()
-    if cfg["model"] == "vacgan":
-        from sggan import vacgan
-        generator, discriminator, classifier = vacgan.build(cfg, len(ds.table.names))
-        summary["classifier_params"] = networks.trainable_count(classifier)
-        del summary["groups"]  # VAC+GAN conditions on every attribute: positives per attribute instead
-        positives = ds.train.classes.sum(axis=0)
-        summary["attributes"] = {name: int(p) for name, p in zip(ds.table.names, positives)}
-    else:
-        generator, discriminator = networks.build(cfg, len(ds.groups))
-    summary["generator_params"] = networks.trainable_count(generator)
-    summary["discriminator_params"] = networks.trainable_count(discriminator)
-    return summary
+    ds = datasets.prepare(cfg)
+    task = _model(cfg, ds)
+    return {**ds.summary(), "generator_params": networks.trainable_count(task.generator),
+            "discriminator_params": networks.trainable_count(task.discriminator)}
 
 
 def _model(cfg, ds):
     """Networks, optimisers and random state, created in the current tf.distribute strategy's scope."""
+    outputs = output_layout(ds.groups)
     with tf.distribute.get_strategy().scope():
-        generator, discriminator = networks.build(cfg, len(ds.groups))
-        return SGGANTask(cfg, generator, discriminator, len(ds.groups))
+        generator, discriminator = networks.build(cfg, outputs, len(ds.groups))
+        return SGGANTask(cfg, generator, discriminator, outputs, len(ds.groups))
 
 
 def train(cfg):
-    ds = dataset.prepare(cfg)
+    ds = datasets.prepare(cfg)
     print(describe(cfg), flush=True)
-    evaluation.write_json(cfg, os.path.join(cfg["exp_dir"], "config.json"))
+    write_json(os.path.join(cfg["exp_dir"], "config.json"), cfg)
     task = _model(cfg, ds)
     print(f"training SG-GAN: {len(ds.train.files)} training entries, {len(ds.test.files)} test images, "
           f"groups {', '.join(g.spec for g in ds.groups)}; generator "
           f"{networks.trainable_count(task.generator):,} and discriminator "
           f"{networks.trainable_count(task.discriminator):,} parameters; output in {cfg['exp_dir']}",
           flush=True)
-    evaluator = evaluation.Evaluator(cfg, ds, task.generator, task.discriminator)
-    fixed = evaluator.fixed_batch()
+    evaluator = evaluation.Evaluator(cfg, ds, task)
 
-    def make_stream(start_index):
-        return data.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"],
-                                     cfg["seed"], start_index)
+    def make_dataset(start_index):
+        return pipeline.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"],
+                                         cfg["seed"], start_index)
 
-    hooks = [(cfg["sample_every"], lambda step, monitor: evaluator.sample_hook(step, monitor, fixed)),
-             (cfg["eval_every"], evaluator.accuracy_hook)]
-    loop.train(cfg, task, make_stream, hooks)
+    hooks = [loop.Hook("samples", cfg["sample_every"], evaluator.sample_hook(evaluator.fixed_batch())),
+             loop.Hook("accuracy", cfg["eval_every"], evaluator.accuracy_hook)]
+    loop.train(cfg, task, make_dataset, hooks)
     return 0
 
 
@@ -80,16 +72,10 @@ def _trained_config(cfg):
 def _restored(cfg, check_images=True):
     """The trained experiment's dataset, networks and checkpoint (by --test_step, else the latest)."""
     cfg = _trained_config(cfg)
-    ds = dataset.prepare(cfg, check_images=check_images)
+    ds = datasets.prepare(cfg, check_images=check_images)
     task = _model(cfg, ds)
     checkpoints = loop.open_checkpoints(cfg, task)
-    if cfg["test_step"] is not None:
-        restored = checkpoints.restore_step(cfg["test_step"])
-    else:
-        restored = checkpoints.restore_latest()
-        if restored is None:
-            raise UserError(f"no readable checkpoint in {checkpoints.directory}; train first "
-                            f"(available: {checkpoints.describe_available()})")
+    restored = checkpoints.restore_for_use(cfg["test_step"])
     return cfg, ds, task, restored, int(checkpoints.step.numpy())
 
 
@@ -98,14 +84,12 @@ def frechet(cfg):
     extractor = fid.inception_extractor()
     cfg, ds, task, restored, step = _restored(cfg)
     n = min(cfg["fid_images"], len(ds.test.files))
-    real, edited = [], []
-    for batch in data.test_dataset(ds.source, ds.test.first(n), cfg["image_size"], 50):  # one pass, no image kept
-        real.append(extractor(batch["image"]).numpy())
-        edited.append(extractor(tf.concat(task.generator(batch["image"]), 0)).numpy())
-    value = fid.frechet_distance(*fid.statistics(np.concatenate(real)), *fid.statistics(np.concatenate(edited)))
-    evaluation.write_json({"fid_edits": value, "images": n, "checkpoint": restored, "step": step},
-                          os.path.join(cfg["exp_dir"], "test", "fid.json"))
-    print(f"FID ({n} real test images vs their {2 * len(ds.groups) * n} edits): {value:.2f}")
+    pairs = ((batch["image"], tf.concat(task.generator(batch["image"]), 0))
+             for batch in pipeline.test_dataset(ds.source, ds.test.first(n), cfg["image_size"], 50))
+    value = fid.distance(extractor, pairs)
+    write_json(os.path.join(cfg["exp_dir"], "test", "fid.json"),
+               {"fid_edits": value, "images": n, "checkpoint": restored, "step": step})
+    print(f"FID ({n} real test images vs their {len(task.outputs) * n} edits): {value:.2f}")
     return 0
 
 
@@ -113,7 +97,7 @@ def test(cfg):
     cfg, ds, task, restored, step = _restored(cfg, check_images=not cfg["input"])
     out_dir = os.path.join(cfg["exp_dir"], "test")
     print(f"testing {restored} (iteration {step}); results in {out_dir}", flush=True)
-    evaluator = evaluation.Evaluator(cfg, ds, task.generator, task.discriminator)
+    evaluator = evaluation.Evaluator(cfg, ds, task)
     if cfg["input"]:
         batches = _photo_batches(cfg)
         grid_dir, accuracy = os.path.join(out_dir, "photos"), None
@@ -123,9 +107,9 @@ def test(cfg):
                    for b in evaluator.test_batches(listing))
         grid_dir, accuracy = out_dir, evaluator.accuracy(listing)
     success, distance, count = evaluator.manipulate(batches, grid_dir, save_single=cfg["save_single"])
-    report = evaluation.metrics_report(ds.groups, accuracy, success, distance, count)
+    report = evaluation.metrics_report(ds.groups, task.outputs, accuracy, success, distance, count)
     report.update(checkpoint=restored, step=step, source="photos" if cfg["input"] else "test split")
-    evaluation.write_json(report, os.path.join(grid_dir, "metrics.json"))
+    write_json(os.path.join(grid_dir, "metrics.json"), report)
     print(evaluation.metrics_table(report))
     print(f"wrote {count} image(s) as grids and metrics.json to {grid_dir}")
     return 0
@@ -158,6 +142,8 @@ def _photo_batches(cfg):
 
 def _photo_to_model(pixels, image_size):
     h, w = pixels.shape[:2]
-    top, left, side, _ = data.crop_window(tf.constant(h), tf.constant(w)).numpy()
-    return data.to_model_range(pixels[top:top + side, left:left + side], image_size)
+    top, left, side, _ = pipeline.crop_window(tf.constant(h), tf.constant(w)).numpy()
+    return pipeline.to_model_range(pixels[top:top + side, left:left + side], image_size)
 
+
+MODES = {"train": train, "test": test, "fid": frechet}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sggan.errors import UserError, warn
+from sggan.core.errors import UserError, warn
 
 ATTRIBUTE_FILES = ("list_attr_celeba.txt", "list_attr_celeba.csv")
 IMAGE_FOLDERS = ("celebA", "img_align_celeba")

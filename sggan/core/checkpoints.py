@@ -1,0 +1,148 @@
+"""Checkpoints: everything needed to resume exactly, saved whole or not at all, keyed by name.
+
+tf.train.CheckpointManager writes the data files first and the index that names the latest one
+last (atomically), so an interrupted save leaves the previous checkpoint as the latest.
+
+Networks are stored as {weight path: variable} (paths such as `generator/head3/out1/kernel`, from
+the layers' explicit names), not as positional weight lists: a network whose layers are created in
+another order restores by name, and a checkpoint whose names or shapes differ from the network's is
+refused with the differences named, never restored into the wrong layers.
+"""
+import glob
+import os
+import re
+import time
+
+import tensorflow as tf
+
+from sggan.core.errors import UserError, warn
+
+
+def by_name(model):
+    """A model's weights keyed by their Keras paths; every path must be unique (explicit layer names)."""
+    weights = {v.path: v for v in model.weights}
+    if len(weights) != len(model.weights):
+        raise ValueError(f"{model.name} has weights with the same path; give its layers unique names")
+    return weights
+
+
+def saved(directory):
+    """The checkpoints in a folder, oldest first, as (step, path): found from the files themselves,
+    so they are found even when the `checkpoint` index file is missing or damaged."""
+    found = []
+    for index in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")):
+        match = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(index))
+        if match:
+            found.append((int(match.group(1)), index[:-len(".index")]))
+    return sorted(found)
+
+
+def _escaped(name):
+    """A dictionary key as tf.train.Checkpoint spells it in the checkpoint's variable names."""
+    return name.replace(".", "..").replace("/", ".S")
+
+
+class Checkpoints:
+    """A tf.train.Checkpoint of the iteration counter, the data position and the given objects.
+
+    `networks` are Keras models (stored by weight name); `others` are trackables such as
+    optimisers and random generators.
+    """
+
+    def __init__(self, directory, keep, networks, others):
+        self.directory = directory
+        self.step = tf.Variable(0, dtype=tf.int64, name="step")                    # completed iterations
+        self.data_position = tf.Variable(0, dtype=tf.int64, name="data_position")  # next stream element
+        self.expected = {f"{key}/{_escaped(path)}/.ATTRIBUTES/VARIABLE_VALUE": tuple(v.shape)
+                         for key, model in networks.items() for path, v in by_name(model).items()}
+        self.network_keys = tuple(networks)
+        self.checkpoint = tf.train.Checkpoint(
+            step=self.step, data_position=self.data_position,
+            **{key: by_name(model) for key, model in networks.items()}, **others)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=keep,
+                                                  checkpoint_name="ckpt")
+
+    def save(self):
+        """Save at the current step; returns the checkpoint's path."""
+        return self.manager.save(checkpoint_number=int(self.step.numpy()))
+
+    def available(self):
+        """Saved checkpoints, oldest first, as (step, path)."""
+        return saved(self.directory)
+
+    def mismatch(self, path):
+        """Why the network weights in checkpoint `path` do not fit these networks ('' when they do)."""
+        stored = {name: tuple(shape) for name, shape in tf.train.list_variables(path)
+                  if name.split("/", 1)[0] in self.network_keys}
+        missing = sorted(set(self.expected) - set(stored))
+        unexpected = sorted(set(stored) - set(self.expected))
+        reshaped = sorted(n for n in set(stored) & set(self.expected) if stored[n] != self.expected[n])
+        problems = []
+        for label, names in (("missing", missing), ("not in this model", unexpected), ("of another shape", reshaped)):
+            if names:
+                shown = ", ".join(n.split("/.ATTRIBUTES")[0].replace(".S", "/") for n in names[:3])
+                problems.append(f"{len(names)} weight(s) {label} (e.g. {shown})")
+        return "; ".join(problems)
+
+    def _restore(self, path):
+        problem = self.mismatch(path)
+        if problem:
+            raise ValueError(problem)
+        self.checkpoint.restore(path).assert_existing_objects_matched()
+
+    def restore_latest(self):
+        """Restore the newest readable checkpoint; an unreadable one falls back to the one before.
+
+        Returns its path, or None when there is none (or none is readable).
+        """
+        for _, path in reversed(self.available()):
+            try:
+                self._restore(path)
+                return path
+            except Exception as problem:  # TF raises many kinds for truncated or foreign files
+                warn(f"checkpoint {path} cannot be used ({_reason(problem)}); trying the previous one")
+        return None
+
+    def restore_step(self, step):
+        """Restore the checkpoint of one iteration, or refuse naming what exists."""
+        matches = [path for s, path in self.available() if s == step]
+        if not matches:
+            raise UserError(f"no checkpoint of iteration {step} in {self.directory}; "
+                            f"available: {self.describe_available()}")
+        try:
+            self._restore(matches[0])
+        except Exception as problem:  # TF raises many kinds for truncated or foreign files
+            raise UserError(f"checkpoint {matches[0]} cannot be used: {_reason(problem)}; "
+                            "was it written with other network settings?")
+        return matches[0]
+
+    def restore_for_use(self, step=None):
+        """Test, sample and FID modes: the checkpoint of `step`, else the latest readable one."""
+        if step is not None:
+            return self.restore_step(step)
+        restored = self.restore_latest()
+        if restored is None:
+            raise UserError(f"no readable checkpoint in {self.directory}; train first "
+                            f"(available: {self.describe_available()})")
+        return restored
+
+    def describe_available(self):
+        steps = [str(s) for s, _ in self.available()]
+        return ", ".join(steps) if steps else "none"
+
+
+def _reason(problem):
+    text = str(problem).strip().splitlines()
+    return text[0][:300] if isinstance(problem, ValueError) and text else type(problem).__name__
+
+
+def set_aside(directory):
+    """Move a checkpoint folder out of the way (for --fresh); returns the new name, or None."""
+    if not os.path.isdir(directory) or not os.listdir(directory):
+        return None
+    target = f"{directory.rstrip(os.sep)}_before_fresh_{time.strftime('%Y%m%d-%H%M%S')}"
+    suffix = 1
+    while os.path.exists(target):
+        target, suffix = f"{target.rsplit('~', 1)[0]}~{suffix}", suffix + 1
+    os.rename(directory, target)
+    return target

@@ -1,0 +1,133 @@
+"""The training loop both models share: resume, iterate, watch, save, stop cleanly.
+
+A model plugs in as a "task" with
+- `networks`: {name: Keras model} and `state`: {name: optimiser, random generator, …}, what a
+  checkpoint must hold to resume exactly;
+- `iteration(step, next_batch)`: one training iteration, returning its scalar losses;
+and a list of Hooks for periodic work such as sample grids and accuracy checks.
+"""
+import math
+import os
+import signal
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sggan.core import checkpoints as ckpt
+from sggan.core.errors import UserError
+from sggan.core.feed import DataFeed
+from sggan.core.monitor import Monitor
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or Inf."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a hook hands back to the loop: scalars, images (uint8 arrays) and a console line."""
+    scalars: dict = field(default_factory=dict)
+    images: dict = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Hook:
+    """Periodic work after iterations 0, every, 2·every, … (as the original): run(step) → Report."""
+    name: str
+    every: int
+    run: Callable
+
+
+class StopRequest:
+    """Ctrl-C / SIGTERM set a flag; the loop finishes its step, saves and exits. A second Ctrl-C
+    interrupts at once (the last checkpoint stays as it was)."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstop requested: finishing this iteration, then saving …", flush=True)
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def open_checkpoints(cfg, task):
+    return ckpt.Checkpoints(os.path.join(cfg["exp_dir"], "checkpoints"), cfg["keep"], task.networks, task.state)
+
+
+def _resume(cfg, task):
+    """The experiment's checkpoints, restored to the latest readable one (or set aside by --fresh)."""
+    directory = os.path.join(cfg["exp_dir"], "checkpoints")
+    if cfg["fresh"]:
+        moved = ckpt.set_aside(directory)
+        if moved:
+            print(f"--fresh: starting again; the previous checkpoints were moved to {moved}", flush=True)
+        return open_checkpoints(cfg, task), None
+    checkpoints = open_checkpoints(cfg, task)
+    resumed = checkpoints.restore_latest()
+    if resumed is None and checkpoints.available():
+        raise UserError(f"checkpoints exist in {checkpoints.directory} but none can be read with this "
+                        "configuration (were network settings changed?); pass --fresh to start again "
+                        "(they will be moved aside) or use another --exp_dir")
+    if resumed:
+        print(f"resuming from {resumed} (iteration {int(checkpoints.step.numpy())}); "
+              "pass --fresh to start again", flush=True)
+    return checkpoints, resumed
+
+
+def _check_finite(losses, step, last_saved):
+    bad = [k for k, v in losses.items() if not math.isfinite(v)]
+    if bad:
+        raise TrainingDiverged(
+            f"{', '.join(bad)} became {losses[bad[0]]} at iteration {step}; the last good "
+            f"checkpoint is {last_saved or 'none'} (it is kept). Lower --learn_rate or check the data")
+
+
+def train(cfg, task, make_dataset, hooks=()):
+    """Run (or resume) training to cfg['max_iters']; returns the path of the last checkpoint.
+
+    make_dataset(start_index) must return the batched training dataset starting at that element.
+    """
+    checkpoints, last_saved = _resume(cfg, task)
+    start = int(checkpoints.step.numpy())
+    if start >= cfg["max_iters"]:
+        print(f"already trained to iteration {start} (--max_iters {cfg['max_iters']}); nothing to do")
+        return last_saved
+    feed = DataFeed(make_dataset, checkpoints.data_position)
+    monitor = Monitor(cfg["exp_dir"], cfg["log_every"], cfg["max_iters"], start)
+    try:
+        with StopRequest() as stop:
+            for step in range(start, cfg["max_iters"]):
+                losses = {k: float(v) for k, v in task.iteration(step, feed.next_batch).items()}
+                _check_finite(losses, step, last_saved)
+                checkpoints.step.assign(step + 1)
+                skipped = feed.take_new_skips()
+                if skipped:
+                    monitor.message(f"warning: skipped {skipped} unreadable image(s) ({feed.skipped} so far in this run)")
+                monitor.scalars(step, losses)
+                monitor.progress(step, losses)
+                for hook in hooks:
+                    if step % hook.every == 0:
+                        monitor.report(step, hook.run(step))
+                done = step + 1
+                if done % cfg["save_every"] == 0 or done == cfg["max_iters"] or stop.requested:
+                    last_saved = checkpoints.save()
+                if stop.requested:
+                    monitor.message(f"stopped at iteration {done}; saved {last_saved}. "
+                                    "Run the same command again to resume.")
+                    return last_saved
+    finally:
+        monitor.close()
+    monitor.message(f"training finished at iteration {cfg['max_iters']}; saved {last_saved}")
+    return last_saved

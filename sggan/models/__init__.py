@@ -1,0 +1,10 @@
+"""The models this package trains, in one table: main.py dispatches through it, nothing else
+asks which model is running.
+
+Each model package offers the same small interface, importable without TensorFlow:
+PRESET / DEMO_PRESET (names in config.PRESETS, or None), EXPERIMENT_SUFFIX, MODES,
+validate(cfg) (settings checks), dry_run(cfg) → dict, and run(cfg) → exit status.
+"""
+from sggan.models import sggan, vacgan
+
+MODELS = {"sggan": sggan, "vacgan": vacgan}

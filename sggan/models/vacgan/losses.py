@@ -1,0 +1,15 @@
+"""VAC+GAN's losses: the critic's hinge loss and the classifier's label-smoothed cross-entropy."""
+import tensorflow as tf
+
+LABEL_SMOOTHING = 0.9  # one-sided: requested / true 1s become 0.9
+
+
+def hinge_critic_loss(real, fake):
+    """(mean relu(1 − D(real)) + mean relu(1 + D(fake))) / 2."""
+    return (tf.reduce_mean(tf.nn.relu(1.0 - real)) + tf.reduce_mean(tf.nn.relu(1.0 + fake))) / 2.0
+
+
+def smoothed_bce(logits, attributes):
+    """Binary cross-entropy against the attributes with 1 → 0.9, mean over samples and attributes."""
+    targets = tf.cast(attributes, tf.float32) * LABEL_SMOOTHING
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits))

@@ -1,0 +1,104 @@
+"""VAC+GAN's runs, wired from a resolved config: dry run, training, sampling by attribute names, FID."""
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from sggan.core import datasets, fid, images, loop, pipeline
+from sggan.core.files import write_json
+from sggan.core.options import describe
+from sggan.models.sggan.networks import trainable_count
+from sggan.models.vacgan import evaluation
+from sggan.models.vacgan.steps import VACGANTask
+
+# Attributes shown beside sample rows taken from the data.
+SHOWN = ("Male", "Smiling", "Black_Hair", "Blond_Hair", "Wearing_Lipstick")
+
+
+def _prepared(cfg, check_images=True):
+    """The data (every attribute of every image) and the task, made in the strategy's scope."""
+    ds = datasets.prepare(cfg, datasets.all_attribute_lists, check_images=check_images)
+    with tf.distribute.get_strategy().scope():
+        return ds, VACGANTask(cfg, len(ds.table.names))
+
+
+def dry_run(cfg):
+    """Counts, positives per attribute and model sizes as one JSON-ready dict."""
+    ds, task = _prepared(cfg)
+    summary = {k: v for k, v in ds.summary().items() if k != "groups"}
+    positives = ds.train.classes.sum(axis=0)
+    return {**summary, "attributes": {name: int(p) for name, p in zip(ds.table.names, positives)},
+            **{f"{name}_params": trainable_count(model) for name, model in
+               (("generator", task.generator), ("discriminator", task.critic), ("classifier", task.classifier))}}
+
+
+def make_dataset(cfg, ds):
+    """The training stream: VAC+GAN's crop, no flips."""
+    def build(start_index):
+        return pipeline.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"], cfg["seed"],
+                                         start_index, flip=False, crop=pipeline.VACGAN_CROP)
+    return build
+
+
+def train(cfg):
+    ds, task = _prepared(cfg)
+    print(describe(cfg), flush=True)
+    write_json(os.path.join(cfg["exp_dir"], "config.json"), cfg)
+    names = ds.table.names
+    fixed = ds.test.classes[:5]  # five attribute vectors from the data, five noise draws each
+    labels = [evaluation.describe_vector(names, v, [n for n in SHOWN if n in names]) for v in fixed]
+    print(f"training VAC+GAN: {len(ds.train.files)} training images, {len(names)} attributes; "
+          f"output in {cfg['exp_dir']}", flush=True)
+
+    def samples(step):
+        picture = evaluation.sample_grid(task, fixed, labels, draws=5)
+        images.save(picture, os.path.join(cfg["exp_dir"], "samples", f"iter_{step:06d}.png"))
+        return loop.Report(images={"samples": picture})
+
+    def agreement(step):
+        overall, _ = evaluation.agreement(task, ds.test.classes[:500])
+        return loop.Report(scalars={"agreement/generated": overall},
+                           message=f"classifier agrees with the requested attributes on {100 * overall:.1f}% "
+                                   "of (generated face, attribute) pairs")
+
+    loop.train(cfg, task, make_dataset(cfg, ds),
+               [loop.Hook("samples", cfg["sample_every"], samples), loop.Hook("agreement", cfg["eval_every"], agreement)])
+    return 0
+
+
+def _restored(cfg):
+    """The data and the task restored from the experiment's checkpoint (--test_step or the latest)."""
+    ds, task = _prepared(cfg, check_images=False)
+    return ds, task, loop.open_checkpoints(cfg, task).restore_for_use(cfg["test_step"])
+
+
+def sample(cfg):
+    ds, task, restored = _restored(cfg)
+    names = ds.table.names
+    vectors, shown = evaluation.parse_settings(cfg["set"] or [], names, ds.test.classes)
+    labels = [evaluation.describe_vector(names, v, shown) for v in vectors]
+    picture = evaluation.sample_grid(task, vectors, labels, draws=8, seed=cfg["seed"])
+    path = os.path.join(cfg["exp_dir"], "samples", "requested.png")
+    images.save(picture, path)
+    overall, per = evaluation.agreement(task, np.repeat(np.array(vectors), 25, axis=0), seed=cfg["seed"])
+    print(f"restored {restored}; wrote {path} ({len(vectors)} row(s) x 8 noise draws); classifier agreement "
+          f"with the requested attributes: {100 * overall:.1f}% overall, "
+          + ", ".join(f"{n} {100 * per[names.index(n)]:.0f}%" for n in shown))
+    return 0
+
+
+def frechet(cfg):
+    """FID between N real test images and N faces generated from the same attribute vectors."""
+    extractor = fid.inception_extractor()
+    ds, task, restored = _restored(cfg)
+    n = min(cfg["fid_images"], len(ds.test.files))
+    rng = tf.random.Generator.from_seed(cfg["seed"])
+    pairs = ((b["image"], task.generate(rng.normal((len(b["classes"]), cfg["z_dim"])), tf.cast(b["classes"], tf.float32)))
+             for b in pipeline.test_dataset(ds.source, ds.test.first(n), cfg["image_size"], 100, crop=pipeline.VACGAN_CROP))
+    value = fid.distance(extractor, pairs)
+    write_json(os.path.join(cfg["exp_dir"], "test", "fid.json"), {"fid": value, "images": n, "checkpoint": restored})
+    print(f"FID ({n} real test images vs {n} generated from their attributes): {value:.2f}")
+    return 0
+
+
+MODES = {"train": train, "sample": sample, "fid": frechet}

@@ -1,0 +1,72 @@
+"""VAC+GAN's training steps: critic and classifier updates on real batches, then the generator's."""
+import keras
+import tensorflow as tf
+
+from sggan.models.vacgan.losses import hinge_critic_loss, smoothed_bce
+from sggan.models.vacgan.networks import build
+
+
+class VACGANTask:
+    """Per iteration: n_critic rounds of (critic update, classifier update), each on a fresh real
+    batch with fresh noise; then the generator's adversarial and classification updates."""
+
+    def __init__(self, cfg, n_attributes):
+        self.cfg, self.n_attributes = cfg, n_attributes
+        self.generator, self.critic, self.classifier = build(cfg, n_attributes)
+        adam = dict(beta_1=cfg["beta1"], beta_2=cfg["beta2"])
+        self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam)
+        self.c_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam)
+        self.g_optimizer = keras.optimizers.Adam(cfg["g_learn_rate"], **adam)
+        self.d_optimizer.build(self.critic.trainable_variables)
+        self.c_optimizer.build(self.classifier.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.rng = tf.random.Generator.from_seed(cfg["seed"])
+        # What a checkpoint must hold to resume exactly (see loop.py).
+        self.networks = dict(generator=self.generator, critic=self.critic, classifier=self.classifier)
+        self.state = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
+                          c_optimizer=self.c_optimizer, rng=self.rng)
+
+
+    def iteration(self, step, next_batch):
+        for _ in range(self.cfg["n_critic"]):
+            batch = next_batch()
+            d_terms = self.train_critic_and_classifier(batch["image"], batch["classes"])
+        g_terms = self.train_generator(batch["classes"])
+        return {**d_terms, **g_terms}
+
+    def _noise(self, batch):
+        return self.rng.normal((batch, self.cfg["z_dim"]))
+
+    @tf.function
+    def train_critic_and_classifier(self, images, attributes):
+        fakes = self.generator(self._noise(tf.shape(images)[0]), attributes, training=True)
+        with tf.GradientTape() as tape:
+            d_loss = hinge_critic_loss(self.critic(images, training=True), self.critic(fakes, training=True))
+        variables = self.critic.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))
+        with tf.GradientTape() as tape:
+            c_loss = smoothed_bce(self.classifier(images, training=True), attributes)
+        variables = self.classifier.trainable_variables
+        self.c_optimizer.apply_gradients(zip(tape.gradient(c_loss, variables), variables))
+        return {"d_loss": d_loss, "c_loss": c_loss}
+
+    @tf.function
+    def train_generator(self, attributes):
+        variables = self.generator.trainable_variables
+        batch = tf.shape(attributes)[0]
+        with tf.GradientTape() as tape:
+            g_adversarial = -tf.reduce_mean(self.critic(self.generator(self._noise(batch), attributes, training=True)))
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_adversarial, variables), variables))
+        with tf.GradientTape() as tape:
+            fakes = self.generator(self._noise(batch), attributes, training=True)
+            g_classification = smoothed_bce(self.classifier(fakes), attributes)
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_classification, variables), variables))
+        return {"g_adversarial": g_adversarial, "g_classification": g_classification}
+
+    @tf.function
+    def generate(self, z, attributes):
+        return self.generator(z, attributes)
+
+    @tf.function
+    def predict(self, images):
+        return tf.sigmoid(self.classifier(images))
