@@ -26,8 +26,7 @@ class Option:
 
 
 OPTIONS = {
-    "model": Option("which model: SG-GAN (editing) or VAC+GAN (conditional generation)",
-                    choices=("sggan", "vacgan")),
+    "model": Option("which model: sggan (attribute editing) or vacgan (conditional generation)"),
     "data_dir": Option("folder with list_attr_celeba.txt and the images"),
     "image_dir": Option("image folder (default: celebA/ or img_align_celeba/ under data_dir)", type=str),
     "data_format": Option("read images from a folder or from TFRecord shards (auto: shards if present)",
@@ -155,7 +154,7 @@ def parse_config(argv, config_module, models):
     given = {k: v for k, v in vars(args).items() if v is not None and k in OPTIONS}
     model_name = given.get("model", settings["model"])
     if model_name not in models:
-        raise UserError(f"model {model_name!r} in config.py is not one of {', '.join(models)}")
+        raise UserError(f"unknown model {model_name!r} (--model or config.py); choose one of {', '.join(models)}")
     model = models[model_name]
     presets = [name for name in (model.PRESET, model.DEMO_PRESET if args.demo else None) if name]
     for name in presets:
