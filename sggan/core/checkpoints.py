@@ -3,27 +3,31 @@
 tf.train.CheckpointManager writes the data files first and the index that names the latest one
 last (atomically), so an interrupted save leaves the previous checkpoint as the latest.
 
-Networks are stored as {weight path: variable} (paths such as `generator/head3/out1/kernel`, from
-the layers' explicit names), not as positional weight lists: a network whose layers are created in
-another order restores by name, and a checkpoint whose names or shapes differ from the network's is
-refused with the differences named, never restored into the wrong layers.
+Networks and optimisers are stored as {variable path: variable} (paths such as
+`generator/head3/out1/kernel` from the layers' explicit names, and `g_adam/generator_head3_out1_kernel_momentum`
+for the Adam moments), not as positional lists: a network whose layers are created in another
+order restores by name, and a checkpoint whose names or shapes differ is refused with the
+differences named, never restored into the wrong layers.
 """
 import glob
 import os
 import re
 import time
 
+import keras
 import tensorflow as tf
 
 from sggan.core.errors import UserError, warn
 
 
-def by_name(model):
-    """A model's weights keyed by their Keras paths; every path must be unique (explicit layer names)."""
-    weights = {v.path: v for v in model.weights}
-    if len(weights) != len(model.weights):
-        raise ValueError(f"{model.name} has weights with the same path; give its layers unique names")
-    return weights
+def by_name(owner):
+    """A Keras model's weights, or an optimiser's variables, keyed by their paths; every path must be
+    unique (explicit layer names)."""
+    variables = owner.weights if isinstance(owner, keras.Model) else owner.variables
+    named = {v.path: v for v in variables}
+    if len(named) != len(variables):
+        raise ValueError(f"{owner.name} has variables with the same path; give its layers unique names")
+    return named
 
 
 def saved(directory):
@@ -45,20 +49,20 @@ def _escaped(name):
 class Checkpoints:
     """A tf.train.Checkpoint of the iteration counter, the data position and the given objects.
 
-    `networks` are Keras models (stored by weight name); `others` are trackables such as
-    optimisers and random generators.
+    `named` are Keras models and optimisers (stored by variable path); `others` are further
+    trackables such as random generators.
     """
 
-    def __init__(self, directory, keep, networks, others):
+    def __init__(self, directory, keep, named, others):
         self.directory = directory
         self.step = tf.Variable(0, dtype=tf.int64, name="step")                    # completed iterations
         self.data_position = tf.Variable(0, dtype=tf.int64, name="data_position")  # next stream element
         self.expected = {f"{key}/{_escaped(path)}/.ATTRIBUTES/VARIABLE_VALUE": tuple(v.shape)
-                         for key, model in networks.items() for path, v in by_name(model).items()}
-        self.network_keys = tuple(networks)
+                         for key, owner in named.items() for path, v in by_name(owner).items()}
+        self.named_keys = tuple(named)
         self.checkpoint = tf.train.Checkpoint(
             step=self.step, data_position=self.data_position,
-            **{key: by_name(model) for key, model in networks.items()}, **others)
+            **{key: by_name(owner) for key, owner in named.items()}, **others)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=keep,
                                                   checkpoint_name="ckpt")
 
@@ -71,9 +75,9 @@ class Checkpoints:
         return saved(self.directory)
 
     def mismatch(self, path):
-        """Why the network weights in checkpoint `path` do not fit these networks ('' when they do)."""
+        """Why the variables in checkpoint `path` do not fit these networks and optimisers ('' when they do)."""
         stored = {name: tuple(shape) for name, shape in tf.train.list_variables(path)
-                  if name.split("/", 1)[0] in self.network_keys}
+                  if name.split("/", 1)[0] in self.named_keys}
         missing = sorted(set(self.expected) - set(stored))
         unexpected = sorted(set(stored) - set(self.expected))
         reshaped = sorted(n for n in set(stored) & set(self.expected) if stored[n] != self.expected[n])

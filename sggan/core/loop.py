@@ -1,8 +1,8 @@
 """The training loop both models share: resume, iterate, watch, save, stop cleanly.
 
 A model plugs in as a "task" with
-- `networks`: {name: Keras model} and `state`: {name: optimiser, random generator, …}, what a
-  checkpoint must hold to resume exactly;
+- `networks`: {name: Keras model}, `optimizers`: {name: Keras optimiser} and `state`: {name:
+  random generator, …}, what a checkpoint must hold to resume exactly;
 - `iteration(step, next_batch)`: one training iteration, returning its scalar losses;
 and a list of Hooks for periodic work such as sample grids and accuracy checks.
 """
@@ -63,7 +63,8 @@ class StopRequest:
 
 
 def open_checkpoints(cfg, task):
-    return ckpt.Checkpoints(os.path.join(cfg["exp_dir"], "checkpoints"), cfg["keep"], task.networks, task.state)
+    return ckpt.Checkpoints(os.path.join(cfg["exp_dir"], "checkpoints"), cfg["keep"],
+                            {**task.networks, **task.optimizers}, task.state)
 
 
 def _resume(cfg, task):

@@ -34,15 +34,16 @@ class SGGANTask:
         self.cfg = cfg
         self.generator, self.discriminator = generator, discriminator
         self.outputs, self.n_groups = outputs, n_groups
-        self.g_optimizer = keras.optimizers.Adam(cfg["learn_rate"], cfg["beta1"], cfg["beta2"])
-        self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], cfg["beta1"], cfg["beta2"])
+        self.g_optimizer = keras.optimizers.Adam(cfg["learn_rate"], cfg["beta1"], cfg["beta2"], name="g_adam")
+        self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], cfg["beta1"], cfg["beta2"], name="d_adam")
         self.g_optimizer.build(generator.trainable_variables)
         self.d_optimizer.build(discriminator.trainable_variables)
         self.rng = tf.random.Generator.from_seed(cfg["seed"])
         self.global_batch = cfg["batch_size"]
         # What a checkpoint must hold to resume exactly (see loop.py).
         self.networks = dict(generator=generator, discriminator=discriminator)
-        self.state = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, rng=self.rng)
+        self.optimizers = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer)
+        self.state = dict(rng=self.rng)
 
     def set_learning_rate(self, step):
         rate = self.cfg["learn_rate"] * lr_decay(step, self.cfg["max_iters"], self.cfg["decay_start"])

@@ -14,17 +14,20 @@ class VACGANTask:
         self.cfg, self.n_attributes = cfg, n_attributes
         self.generator, self.critic, self.classifier = build(cfg, n_attributes)
         adam = dict(beta_1=cfg["beta1"], beta_2=cfg["beta2"])
-        self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam)
-        self.c_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam)
-        self.g_optimizer = keras.optimizers.Adam(cfg["g_learn_rate"], **adam)
+        self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam, name="d_adam")
+        self.c_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam, name="c_adam")
+        self.g_optimizer = keras.optimizers.Adam(cfg["g_learn_rate"], **adam, name="g_adam")
         self.d_optimizer.build(self.critic.trainable_variables)
         self.c_optimizer.build(self.classifier.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.rng = tf.random.Generator.from_seed(cfg["seed"])
         # What a checkpoint must hold to resume exactly (see loop.py).
         self.networks = dict(generator=self.generator, critic=self.critic, classifier=self.classifier)
-        self.state = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
-                          c_optimizer=self.c_optimizer, rng=self.rng)
+        self.optimizers = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
+                               c_optimizer=self.c_optimizer)
+        # The dropout layers' random state: without it a resumed run would draw other dropout masks.
+        self.state = dict(rng=self.rng, dropout_seeds={layer.name: layer.seed_generator.state
+                                                       for layer in (self.generator.drop1, self.generator.drop2)})
 
 
     def iteration(self, step, next_batch):
