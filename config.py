@@ -64,6 +64,7 @@ SETTINGS = {
     "z_dim": 100,
     "set": None,                    # attribute settings for --mode sample, e.g. Male=1 Smiling=1
     "fid_images": 10000,            # images per side for --mode fid
+    "fid_real": "random",           # VAC+GAN FID real images: random (whole set; original) | test
     "g_learn_rate": 1e-4,           # VAC+GAN generator learning rate
 }
 
@@ -90,6 +91,7 @@ PRESETS = {
     },
     # `--model vacgan`: the CelebA-Conditional-GAN (VAC+GAN) defaults.
     "vacgan": {
+        "split": "all",             # the original trains on all 202,599 images
         "image_size": 64,
         "batch_size": 100,
         "learn_rate": 2e-4,         # discriminator and classifier

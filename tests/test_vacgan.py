@@ -73,7 +73,7 @@ def test_tiny_run_writes_checkpoints_and_grids_and_resumes(demo_dir, tmp_path, c
         vacgan.run(dict(cfg, mode="sample", set=["Blnd_Hair=1"]))
     monkeypatch.setattr(fid, "inception_extractor", lambda: random_extractor())  # offline stand-in
     vacgan.run(dict(cfg, mode="fid", fid_images=16))
-    assert "FID (16 real test images vs 16 generated" in capsys.readouterr().out
+    assert "FID (16 real random images of the whole set vs 16 generated" in capsys.readouterr().out
 
 
 def test_settings_parser():

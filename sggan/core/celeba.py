@@ -164,6 +164,8 @@ def split_rows(table, data_dir, split, test_fraction):
         return train, test
     if split == "partition":
         return _partition_split(table, os.path.join(data_dir, PARTITION_FILE))
+    if split == "all":  # VAC+GAN's original: train on every image; the test list is every image too
+        return np.arange(n), np.arange(n)
     n_test = max(1, int(round(n * test_fraction)))
     if n_test >= n:
         raise UserError(f"--test_fraction {test_fraction} leaves no training images out of {n}")

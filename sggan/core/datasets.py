@@ -41,7 +41,8 @@ def _source(cfg):
         cfg["data_format"] == "auto" and os.path.isdir(cfg["data_dir"]) and tfrecord.has_shards(cfg["data_dir"]))
     if use_shards:
         if not tfrecord.has_shards(cfg["data_dir"]):
-            raise UserError(f"--data_format tfrecord: no {tfrecord.SHARD_PATTERN} in {cfg['data_dir']} "
+            raise UserError(f"--data_format tfrecord: no {tfrecord.SHARD_PATTERN} (or the original's "
+                            f"{tfrecord.ORIGINAL_SHARD_PATTERN}) in {cfg['data_dir']} "
                             "(write them with scripts/celeba_to_tfrecord.py)")
         table, source = tfrecord.read_shards(cfg["data_dir"])
         return table, source, None

@@ -50,6 +50,8 @@ class SpectralNormConv2D(keras.layers.Conv2D):
     rewrites the stored kernel with W / sigma on every training call and passes no gradient through
     sigma; Miyato et al. and the original code divide in the forward pass, gradients through sigma.
     One power iteration per training call updates the persistent vector `u`; other calls reuse it.
+    As in both original codes, gradients also flow through the power iteration's u and v (a term
+    that vanishes once u has converged).
     """
 
     def build(self, input_shape):
@@ -59,11 +61,11 @@ class SpectralNormConv2D(keras.layers.Conv2D):
 
     def normalized_kernel(self, training):
         matrix = tf.reshape(self.kernel, (-1, self.filters))
-        u = tf.stop_gradient(tf.math.l2_normalize(tf.convert_to_tensor(self.u)))
-        v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, matrix, transpose_b=True)))
+        u = tf.math.l2_normalize(tf.convert_to_tensor(self.u))
+        v = tf.math.l2_normalize(tf.matmul(u, matrix, transpose_b=True))
         if training:
-            u = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(v, matrix)))
-            self.u.assign(u)
+            u = tf.math.l2_normalize(tf.matmul(v, matrix))
+            self.u.assign(tf.stop_gradient(u))
         sigma = tf.squeeze(tf.matmul(tf.matmul(v, matrix), u, transpose_b=True))
         return self.kernel / sigma
 
@@ -72,8 +74,9 @@ class SpectralNormConv2D(keras.layers.Conv2D):
         return tf.nn.bias_add(outputs, self.bias)
 
 
-def spectral_conv(filters, kernel, stride, padding, spectral_norm=True, name=None):
-    """A convolution, spectrally normalised unless turned off (both critics, VAC+GAN's generator)."""
+def spectral_conv(filters, kernel, stride, padding, spectral_norm=True, name=None, initializer=None):
+    """A convolution, spectrally normalised unless turned off (both critics, VAC+GAN's generator);
+    N(0, 0.02) kernels unless another initializer is given."""
     kind = SpectralNormConv2D if spectral_norm else keras.layers.Conv2D
-    return kind(filters, kernel, stride, padding=padding, kernel_initializer=weights(),
+    return kind(filters, kernel, stride, padding=padding, kernel_initializer=initializer or weights(),
                 bias_initializer="zeros", name=name)

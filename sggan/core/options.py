@@ -35,8 +35,9 @@ OPTIONS = {
                          "each optionally followed by -C to leave images with C unlabelled",
                          nargs="+"),
     "split": Option("train/test split: lines (the original: test = images 3..4999), "
-                    "partition (list_eval_partition.txt), fraction (last --test_fraction held out)",
-                    choices=("lines", "partition", "fraction")),
+                    "partition (list_eval_partition.txt), fraction (last --test_fraction held out), "
+                    "all (train on every image, test list = every image; VAC+GAN's original)",
+                    choices=("lines", "partition", "fraction", "all")),
     "test_fraction": Option("share of images held out by --split fraction", minimum=0.0),
     "sp_type": Option("sparse labelling preset of the paper: 0 all labelled, 1 = 10k/30k, 2 = 1k/3k",
                       choices=(0, 1, 2)),
@@ -83,6 +84,9 @@ OPTIONS = {
     "z_dim": Option("VAC+GAN noise size", positive=True),
     "set": Option("VAC+GAN sample mode: attribute settings NAME=0|1", type=str, nargs="+"),
     "fid_images": Option("images per side for --mode fid", positive=True),
+    "fid_real": Option("VAC+GAN's real FID images: random (drawn at random, seeded, from the whole set: "
+                       "the original's protocol) or test (the first --fid_images test images)",
+                       choices=("random", "test")),
 }
 
 

@@ -4,6 +4,8 @@ Every training element carries its position in the endless shuffled stream (`ind
 (a) the trainer can count images skipped as unreadable (gaps in the index) and (b) a resumed run
 can start the stream exactly where the interrupted one stopped (`start_index`).
 """
+from dataclasses import dataclass
+
 import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -12,6 +14,19 @@ CELEBA_SHAPE = (218, 178)
 # Crops of the 178 x 218 aligned CelebA image as (top, left, height, width).
 SGGAN_CROP = (20, 0, 178, 178)    # SG-GAN's original: rows 20..197, columns 0..177
 VACGAN_CROP = (45, 25, 128, 128)  # VAC+GAN's: rows 45..172, columns 25..152
+
+
+@dataclass(frozen=True)
+class Transform:
+    """How a model's original turned a photo into a training image: the crop, and whether the
+    resize was PIL's (antialiased, rounded to uint8: SG-GAN's scipy.misc.imresize) or plain
+    bilinear in floating point (VAC+GAN's cv2.resize)."""
+    crop: tuple
+    pil_resize: bool
+
+
+SGGAN = Transform(SGGAN_CROP, pil_resize=True)
+VACGAN = Transform(VACGAN_CROP, pil_resize=False)
 
 
 def crop_window(height, width, crop=SGGAN_CROP):
@@ -23,30 +38,53 @@ def crop_window(height, width, crop=SGGAN_CROP):
 
 
 def decode_square(raw, crop=SGGAN_CROP):
-    """Decode JPEG or PNG bytes and cut out the square (RGB uint8)."""
-    image = tf.io.decode_image(raw, channels=3, expand_animations=False)
-    top, left, height, width = tf.unstack(crop_window(tf.shape(image)[0], tf.shape(image)[1], crop))
-    return image[top:top + height, left:left + width]
+    """Decode JPEG or PNG bytes and cut out the square (RGB uint8). JPEGs are decoded inside the
+    crop window with the accurate integer IDCT, as PIL and OpenCV decode (TensorFlow's default
+    fast IDCT differs by about one grey level on average)."""
+    def jpeg():
+        shape = tf.io.extract_jpeg_shape(raw)
+        window = crop_window(shape[0], shape[1], crop)
+        return tf.io.decode_and_crop_jpeg(raw, window, channels=3, dct_method="INTEGER_ACCURATE")
+
+    def other():
+        image = tf.io.decode_image(raw, channels=3, expand_animations=False)
+        top, left, height, width = tf.unstack(crop_window(tf.shape(image)[0], tf.shape(image)[1], crop))
+        return image[top:top + height, left:left + width]
+
+    return tf.cond(tf.io.is_jpeg(raw), jpeg, other)
 
 
-def to_model_range(square, image_size):
-    """Bilinear resize to image_size and scale to [-1, 1] as x / 127.5 - 1."""
-    image = tf.image.resize(tf.cast(square, tf.float32), (image_size, image_size), method="bilinear")
+def pil_bilinear(square, image_size):
+    """PIL's bilinear resize of a uint8 image (antialiased when shrinking): width first, then
+    height, each pass rounded to uint8 as PIL does. Returns float32 values 0..255."""
+    image = tf.cast(square, tf.float32)
+    for size in ((tf.shape(image)[0], image_size), (image_size, image_size)):
+        image = tf.image.resize(image, size, method="bilinear", antialias=True)
+        image = tf.round(tf.clip_by_value(image, 0.0, 255.0))
+    return image
+
+
+def to_model_range(square, image_size, transform=SGGAN):
+    """Resize to image_size (see Transform) and scale to [-1, 1] as x / 127.5 - 1."""
+    if transform.pil_resize:
+        image = pil_bilinear(square, image_size)
+    else:
+        image = tf.image.resize(tf.cast(square, tf.float32), (image_size, image_size), method="bilinear")
     image = tf.clip_by_value(image, 0.0, 255.0) / 127.5 - 1.0
     image.set_shape((image_size, image_size, 3))
     return image
 
 
-def load_image(raw, image_size, flip_seed=None, crop=SGGAN_CROP):
+def load_image(raw, image_size, flip_seed=None, transform=SGGAN):
     """Bytes → model-ready image; flips left-right with p = 0.5 when a flip seed is given
     (on the uint8 square, before the resize, where it is cheapest)."""
-    square = decode_square(raw, crop)
+    square = decode_square(raw, transform.crop)
     if flip_seed is not None:
         square = tf.image.stateless_random_flip_left_right(square, seed=flip_seed)
-    return to_model_range(square, image_size)
+    return to_model_range(square, image_size, transform)
 
 
-def training_dataset(source, listing, image_size, batch_size, seed, start_index=0, flip=True, crop=SGGAN_CROP):
+def training_dataset(source, listing, image_size, batch_size, seed, start_index=0, flip=True, transform=SGGAN):
     """Endless shuffled, (flipped,) batched training stream; remainder dropped, prefetched.
 
     `source` turns a file name into image bytes (a folder or TFRecord shards, see sources).
@@ -58,21 +96,21 @@ def training_dataset(source, listing, image_size, batch_size, seed, start_index=
     def load(index, element):
         name, classes, masks = element
         flip_seed = tf.stack([tf.cast(seed, tf.int64), index]) if flip else None
-        image = load_image(source.read(name), image_size, flip_seed, crop)
+        image = load_image(source.read(name), image_size, flip_seed, transform)
         return {"image": image, "classes": classes, "masks": masks, "index": index}
 
     data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).ignore_errors()
     return data.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
-def test_dataset(source, listing, image_size, batch_size, crop=SGGAN_CROP):
+def test_dataset(source, listing, image_size, batch_size, transform=SGGAN):
     """The test images in list order, unflipped; unreadable images are dropped (see 'position')."""
     data = tf.data.Dataset.from_tensor_slices((listing.files, listing.classes, listing.masks))
     data = data.enumerate()
 
     def load(position, element):
         name, classes, masks = element
-        image = load_image(source.read(name), image_size, crop=crop)
+        image = load_image(source.read(name), image_size, transform=transform)
         return {"image": image, "classes": classes, "masks": masks, "position": position}
 
     data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).ignore_errors()

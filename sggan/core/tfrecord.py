@@ -4,9 +4,17 @@ Shards are `celeba-SSSSS-of-NNNNN.tfrecord`, each record {filename, image (the f
 labels (40 int64 in {0, 1})}; `attributes.tfrecord` holds one record with the names. Reading
 gives the same AttributeTable and the same image bytes as the folder, so a run from shards
 matches a run from the folder exactly.
+
+Shards written by VAC+GAN's original converter are read too: `tfrecord_N.tfrec` with records
+{image, labels} and no file name, `attribute_list.tfrec` with one string `'5_o_Clock_Shadow',
+'Arched_Eyebrows', …`. That converter writes the images in the order of list_attr_celeba.txt, so
+each record is named by its position (shards in the order of N): 000001.jpg, 000002.jpg, … as in
+CelebA, which keeps the line and partition splits working.
 """
+import ast
 import glob
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -17,10 +25,19 @@ from sggan.core.files import replaced_atomically
 
 SHARD_PATTERN = "celeba-*-of-*.tfrecord"
 NAMES_FILE = "attributes.tfrecord"
+ORIGINAL_SHARD_PATTERN = "tfrecord_*.tfrec"  # VAC+GAN's original converter
+ORIGINAL_NAMES_FILE = "attribute_list.tfrec"
+
+
+def _original_shards(data_dir):
+    """The original converter's shards in the order it wrote them (by N, not by text)."""
+    paths = glob.glob(os.path.join(data_dir, ORIGINAL_SHARD_PATTERN))
+    numbered = [(re.fullmatch(r"tfrecord_(\d+)\.tfrec", os.path.basename(p)), p) for p in paths]
+    return [p for m, p in sorted((int(m.group(1)), p) for m, p in numbered if m)]
 
 
 def has_shards(data_dir):
-    return bool(glob.glob(os.path.join(data_dir, SHARD_PATTERN)))
+    return bool(glob.glob(os.path.join(data_dir, SHARD_PATTERN)) or _original_shards(data_dir))
 
 
 def _bytes(values):
@@ -63,26 +80,46 @@ class TFRecordSource:
         return self.table.lookup(name)
 
 
-def read_shards(data_dir):
-    """(AttributeTable, TFRecordSource) from the shards in data_dir."""
-    names_path = os.path.join(data_dir, NAMES_FILE)
+def _first_record(path, feature):
+    record = next(iter(tf.data.TFRecordDataset(path)))
+    return tf.io.parse_single_example(record, {"names": feature})["names"]
+
+
+def _layout(data_dir):
+    """(shard paths in order, attribute names, whether records carry their file name)."""
+    own = sorted(glob.glob(os.path.join(data_dir, SHARD_PATTERN)))
+    names_file = NAMES_FILE if own else ORIGINAL_NAMES_FILE
+    names_path = os.path.join(data_dir, names_file)
     if not os.path.isfile(names_path):
-        raise UserError(f"{names_path} is missing: the TFRecord shards need the attribute-name record "
-                        "written by scripts/celeba_to_tfrecord.py")
-    record = next(iter(tf.data.TFRecordDataset(names_path)))
-    parsed = tf.io.parse_single_example(record, {"names": tf.io.VarLenFeature(tf.string)})
-    attribute_names = [n.decode() for n in tf.sparse.to_dense(parsed["names"]).numpy()]
-    spec = {"filename": tf.io.FixedLenFeature([], tf.string), "image": tf.io.FixedLenFeature([], tf.string),
+        raise UserError(f"{names_path} is missing: the TFRecord shards need their attribute-name record "
+                        f"({'written by scripts/celeba_to_tfrecord.py' if own else 'attribute_list.tfrec'})")
+    if own:
+        names = tf.sparse.to_dense(_first_record(names_path, tf.io.VarLenFeature(tf.string))).numpy()
+        return own, [n.decode() for n in names], True
+    text = _first_record(names_path, tf.io.FixedLenFeature([], tf.string)).numpy().decode()
+    try:
+        names = list(ast.literal_eval(f"[{text}]"))
+    except (SyntaxError, ValueError):
+        raise UserError(f"{names_path}: expected the names as 'A', 'B', …; got {text[:60]!r}")
+    return _original_shards(data_dir), names, False
+
+
+def read_shards(data_dir):
+    """(AttributeTable, TFRecordSource) from the shards in data_dir (this package's or the original's)."""
+    shards, attribute_names, named = _layout(data_dir)
+    spec = {"image": tf.io.FixedLenFeature([], tf.string),
             "labels": tf.io.FixedLenFeature([len(attribute_names)], tf.int64)}
+    if named:
+        spec["filename"] = tf.io.FixedLenFeature([], tf.string)
     files, images, labels = [], [], []
-    shards = sorted(glob.glob(os.path.join(data_dir, SHARD_PATTERN)))
     try:
         for example in tf.data.TFRecordDataset(shards).map(lambda r: tf.io.parse_single_example(r, spec)):
-            files.append(example["filename"].numpy().decode())
+            files.append(example["filename"].numpy().decode() if named else f"{len(files) + 1:06d}.jpg")
             images.append(example["image"].numpy())
             labels.append(example["labels"].numpy())
     except tf.errors.OpError as problem:
         raise UserError(f"the TFRecord shards in {data_dir} cannot be read: {problem.message.splitlines()[0]}")
     values = np.where(np.array(labels) == 1, 1, -1).astype(np.int8)
-    table = AttributeTable(os.path.join(data_dir, SHARD_PATTERN), attribute_names, files, values)
+    pattern = SHARD_PATTERN if named else ORIGINAL_SHARD_PATTERN
+    table = AttributeTable(os.path.join(data_dir, pattern), attribute_names, files, values)
     return table, TFRecordSource(files, images)

@@ -34,8 +34,10 @@ class SGGANTask:
         self.cfg = cfg
         self.generator, self.discriminator = generator, discriminator
         self.outputs, self.n_groups = outputs, n_groups
-        self.g_optimizer = keras.optimizers.Adam(cfg["learn_rate"], cfg["beta1"], cfg["beta2"], name="g_adam")
-        self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], cfg["beta1"], cfg["beta2"], name="d_adam")
+        # epsilon 1e-8 as the original's tf.train.AdamOptimizer (Keras' default is 1e-7)
+        adam = dict(beta_1=cfg["beta1"], beta_2=cfg["beta2"], epsilon=1e-8)
+        self.g_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam, name="g_adam")
+        self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam, name="d_adam")
         self.g_optimizer.build(generator.trainable_variables)
         self.d_optimizer.build(discriminator.trainable_variables)
         self.rng = tf.random.Generator.from_seed(cfg["seed"])

@@ -9,7 +9,11 @@ def hinge_critic_loss(real, fake):
     return (tf.reduce_mean(tf.nn.relu(1.0 - real)) + tf.reduce_mean(tf.nn.relu(1.0 + fake))) / 2.0
 
 
+def smooth(attributes):
+    """One-sided label smoothing: 0/1 attributes → 0/0.9."""
+    return tf.cast(attributes, tf.float32) * LABEL_SMOOTHING
+
+
 def smoothed_bce(logits, attributes):
     """Binary cross-entropy against the attributes with 1 → 0.9, mean over samples and attributes."""
-    targets = tf.cast(attributes, tf.float32) * LABEL_SMOOTHING
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits))
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=smooth(attributes), logits=logits))

@@ -8,6 +8,11 @@ import tensorflow as tf
 from sggan.core.layers import spectral_conv
 
 
+def sn_conv(filters, kernel, stride, name):
+    """A spectral-norm convolution with Keras' default glorot_uniform kernels, as the original's."""
+    return spectral_conv(filters, kernel, stride, "same", name=name, initializer="glorot_uniform")
+
+
 class Generator(keras.Model):
     """z ⊕ attributes → Dense 2048 → Dense (s/8)²·256 → 3 × (upsample, 5x5 SN conv) → tanh."""
 
@@ -18,20 +23,24 @@ class Generator(keras.Model):
         self.dense2 = keras.layers.Dense(self.base * self.base * 256, name="dense2")
         self.norm0 = keras.layers.BatchNormalization(name="norm0")
         self.drop1, self.drop2 = keras.layers.Dropout(0.2, name="drop1"), keras.layers.Dropout(0.2, name="drop2")
-        self.convs = [spectral_conv(w, 5, 1, "same", name=f"conv{i}") for i, w in enumerate((128, 64, 3))]
+        self.convs = [sn_conv(w, 5, 1, name=f"conv{i}") for i, w in enumerate((128, 64, 3))]
         self.norms = [keras.layers.BatchNormalization(momentum=0.8, name=f"norm{i + 1}") for i in range(2)]
 
-    def call(self, z, attributes, training=False):
+    def call(self, z, attributes, training=False, frozen=False):
+        """`frozen`: dropout as in training but batch norm in inference mode, moving statistics
+        untouched: the original's generator while the critic and classifier learn (a Keras layer
+        with trainable = False runs its batch norm in inference mode)."""
+        norm_training = training and not frozen
         x = tf.concat([z, tf.cast(attributes, z.dtype)], -1)
         x = self.drop1(tf.nn.leaky_relu(self.dense1(x), 0.2), training=training)
-        x = self.norm0(self.dense2(x), training=training)
+        x = self.norm0(self.dense2(x), training=norm_training)
         x = self.drop2(tf.nn.leaky_relu(x, 0.2), training=training)
         x = tf.reshape(x, (-1, self.base, self.base, 256))
         for i, conv in enumerate(self.convs):
             x = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)  # nearest-neighbour upsampling ×2
             x = conv(x, training=training)
             if i < 2:
-                x = tf.nn.leaky_relu(self.norms[i](x, training=training), 0.2)
+                x = tf.nn.leaky_relu(self.norms[i](x, training=norm_training), 0.2)
         return tf.tanh(x)
 
 
@@ -40,7 +49,7 @@ class Critic(keras.Model):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.convs = [spectral_conv(w, 5, 2, "same", name=f"conv{i}") for i, w in enumerate((32, 64, 128, 256))]
+        self.convs = [sn_conv(w, 5, 2, name=f"conv{i}") for i, w in enumerate((32, 64, 128, 256))]
         self.out = keras.layers.Dense(1, name="out")
 
     def call(self, x, training=False):
@@ -55,13 +64,15 @@ class Classifier(keras.Model):
 
     def __init__(self, n_attributes, **kwargs):
         super().__init__(**kwargs)
-        self.convs = [spectral_conv(w, 2, 2, "same", name=f"conv{i}") for i, w in enumerate((64, 128, 256, 512))]
+        self.convs = [sn_conv(w, 2, 2, name=f"conv{i}") for i, w in enumerate((64, 128, 256, 512))]
         self.norms = [keras.layers.BatchNormalization(name=f"norm{i}") for i in range(len(self.convs))]
         self.out = keras.layers.Dense(n_attributes, name="out")
 
-    def call(self, x, training=False):
+    def call(self, x, training=False, frozen=False):
+        """`frozen`: batch norm in inference mode while the spectral norms still iterate, as the
+        original's frozen classifier during the generator's update."""
         for conv, norm in zip(self.convs, self.norms):
-            x = tf.nn.leaky_relu(norm(conv(x, training=training), training=training), 0.2)
+            x = tf.nn.leaky_relu(norm(conv(x, training=training), training=training and not frozen), 0.2)
         return self.out(tf.reduce_mean(x, [1, 2]))
 
 

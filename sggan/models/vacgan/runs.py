@@ -4,7 +4,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from sggan.core import datasets, fid, images, loop, pipeline
+from sggan.core import celeba, datasets, fid, images, loop, pipeline
 from sggan.core.files import write_json
 from sggan.core.options import describe
 from sggan.models.sggan.networks import trainable_count
@@ -36,7 +36,7 @@ def make_dataset(cfg, ds):
     """The training stream: VAC+GAN's crop, no flips."""
     def build(start_index):
         return pipeline.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"], cfg["seed"],
-                                         start_index, flip=False, crop=pipeline.VACGAN_CROP)
+                                         start_index, flip=False, transform=pipeline.VACGAN)
     return build
 
 
@@ -87,17 +87,29 @@ def sample(cfg):
     return 0
 
 
+def fid_listing(cfg, ds):
+    """The real images of the FID: --fid_real random draws --fid_images at random (seeded) from the
+    whole set, the original's protocol; test takes the first --fid_images test images."""
+    if cfg["fid_real"] == "test":
+        return ds.test.first(min(cfg["fid_images"], len(ds.test.files))), "test images"
+    total = len(ds.table.files)
+    rows = np.random.default_rng(cfg["seed"]).choice(total, min(cfg["fid_images"], total), replace=False)
+    return celeba.attribute_list(ds.table, rows), "random images of the whole set"
+
+
 def frechet(cfg):
-    """FID between N real test images and N faces generated from the same attribute vectors."""
+    """FID between N real images (see fid_listing) and N faces generated from their attribute vectors."""
     extractor = fid.inception_extractor()
     ds, task, restored = _restored(cfg)
-    n = min(cfg["fid_images"], len(ds.test.files))
+    listing, described = fid_listing(cfg, ds)
+    n = len(listing.files)
     rng = tf.random.Generator.from_seed(cfg["seed"])
     pairs = ((b["image"], task.generate(rng.normal((len(b["classes"]), cfg["z_dim"])), tf.cast(b["classes"], tf.float32)))
-             for b in pipeline.test_dataset(ds.source, ds.test.first(n), cfg["image_size"], 100, crop=pipeline.VACGAN_CROP))
+             for b in pipeline.test_dataset(ds.source, listing, cfg["image_size"], 100, transform=pipeline.VACGAN))
     value = fid.distance(extractor, pairs)
-    write_json(os.path.join(cfg["exp_dir"], "test", "fid.json"), {"fid": value, "images": n, "checkpoint": restored})
-    print(f"FID ({n} real test images vs {n} generated from their attributes): {value:.2f}")
+    write_json(os.path.join(cfg["exp_dir"], "test", "fid.json"),
+               {"fid": value, "images": n, "real": cfg["fid_real"], "checkpoint": restored})
+    print(f"FID ({n} real {described} vs {n} generated from their attributes): {value:.2f}")
     return 0
 
 

@@ -2,7 +2,7 @@
 import keras
 import tensorflow as tf
 
-from sggan.models.vacgan.losses import hinge_critic_loss, smoothed_bce
+from sggan.models.vacgan.losses import hinge_critic_loss, smooth, smoothed_bce
 from sggan.models.vacgan.networks import build
 
 
@@ -13,7 +13,7 @@ class VACGANTask:
     def __init__(self, cfg, n_attributes):
         self.cfg, self.n_attributes = cfg, n_attributes
         self.generator, self.critic, self.classifier = build(cfg, n_attributes)
-        adam = dict(beta_1=cfg["beta1"], beta_2=cfg["beta2"])
+        adam = dict(beta_1=cfg["beta1"], beta_2=cfg["beta2"], epsilon=1e-7)  # the original's Keras default
         self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam, name="d_adam")
         self.c_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam, name="c_adam")
         self.g_optimizer = keras.optimizers.Adam(cfg["g_learn_rate"], **adam, name="g_adam")
@@ -31,18 +31,21 @@ class VACGANTask:
 
 
     def iteration(self, step, next_batch):
+        """The generator's two updates reuse the last round's attributes and noise, as the original's."""
         for _ in range(self.cfg["n_critic"]):
             batch = next_batch()
-            d_terms = self.train_critic_and_classifier(batch["image"], batch["classes"])
-        g_terms = self.train_generator(batch["classes"])
+            noise = self._noise(tf.shape(batch["classes"])[0])
+            d_terms = self.train_critic_and_classifier(batch["image"], batch["classes"], noise)
+        g_terms = self.train_generator(batch["classes"], noise)
         return {**d_terms, **g_terms}
 
     def _noise(self, batch):
         return self.rng.normal((batch, self.cfg["z_dim"]))
 
     @tf.function
-    def train_critic_and_classifier(self, images, attributes):
-        fakes = self.generator(self._noise(tf.shape(images)[0]), attributes, training=True)
+    def train_critic_and_classifier(self, images, attributes, noise):
+        """As the original: the generator, frozen, is fed the smoothed attributes (see Generator.call)."""
+        fakes = self.generator(noise, smooth(attributes), training=True, frozen=True)
         with tf.GradientTape() as tape:
             d_loss = hinge_critic_loss(self.critic(images, training=True), self.critic(fakes, training=True))
         variables = self.critic.trainable_variables
@@ -54,15 +57,18 @@ class VACGANTask:
         return {"d_loss": d_loss, "c_loss": c_loss}
 
     @tf.function
-    def train_generator(self, attributes):
+    def train_generator(self, attributes, noise):
+        """Both updates feed the generator the smoothed attributes, as the original (0/1 when sampling);
+        the frozen critic and classifier still take a power-iteration step, as the original's do."""
         variables = self.generator.trainable_variables
-        batch = tf.shape(attributes)[0]
+        requested = smooth(attributes)
         with tf.GradientTape() as tape:
-            g_adversarial = -tf.reduce_mean(self.critic(self.generator(self._noise(batch), attributes, training=True)))
+            g_adversarial = -tf.reduce_mean(self.critic(self.generator(noise, requested, training=True),
+                                                       training=True))
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_adversarial, variables), variables))
         with tf.GradientTape() as tape:
-            fakes = self.generator(self._noise(batch), attributes, training=True)
-            g_classification = smoothed_bce(self.classifier(fakes), attributes)
+            fakes = self.generator(noise, requested, training=True)
+            g_classification = smoothed_bce(self.classifier(fakes, training=True, frozen=True), attributes)
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_classification, variables), variables))
         return {"g_adversarial": g_adversarial, "g_classification": g_classification}
 
