@@ -29,7 +29,7 @@ def rate(dataset, images):
     return seen / (time.perf_counter() - start)
 
 
-def decode(raw):
+def decode_jpeg(raw):
     """Bare JPEG decoding with the pipeline's accurate integer IDCT."""
     return tf.io.decode_jpeg(raw, channels=3, dct_method="INTEGER_ACCURATE")
 
@@ -38,7 +38,7 @@ def sequential_decode_rate(source, files, images):
     """Reading and decoding the files one after another in a plain loop."""
     start = time.perf_counter()
     for name in files[:images]:
-        decode(source.read(tf.constant(name)))
+        decode_jpeg(source.read(tf.constant(name)))
     return images / (time.perf_counter() - start)
 
 
@@ -58,7 +58,7 @@ def main():
     listing = celeba.training_list(table, groups, rows, (None, None, 0, 0))
     source = pipeline.FolderSource(celeba.find_image_dir(args.data_dir, None))
     paths = tf.data.Dataset.from_tensor_slices(listing.files).repeat()
-    bare = paths.map(lambda name: decode(source.read(name)),
+    bare = paths.map(lambda name: decode_jpeg(source.read(name)),
                      num_parallel_calls=pipeline.AUTOTUNE).batch(args.batch_size).prefetch(pipeline.AUTOTUNE)
     training = pipeline.training_dataset(source, listing, args.image_size, args.batch_size, seed=0)
     rate(bare, len(rows))  # warm-up: page cache and tf.data threads
