@@ -29,9 +29,14 @@ def main(argv):
     return model.run(cfg)
 
 
-if __name__ == "__main__":
+def cli(argv):
+    """main() with bad input reported as one `error: …` line on stderr; returns the exit status."""
     try:
-        sys.exit(main(sys.argv[1:]))
+        return main(argv)
     except UserError as problem:
         print(f"error: {problem}", file=sys.stderr)
-        sys.exit(2)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(cli(sys.argv[1:]))

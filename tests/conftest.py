@@ -1,5 +1,7 @@
-"""Shared fixtures: small CelebA-shaped data made by the tests themselves, and tiny configs."""
+"""Shared fixtures: small CelebA-shaped data made by the tests themselves, tiny configs, and one
+tiny trained experiment shared by the tests that only read it."""
 import os
+import shutil
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -7,6 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 import config  # noqa: E402
+import main  # noqa: E402
 from sggan.core import demo_faces  # noqa: E402
 from sggan.core.options import parse_config  # noqa: E402
 from sggan.models import MODELS  # noqa: E402
@@ -17,6 +20,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--image_size", "16", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--d_layers", "2",
         "--batch_size", "4", "--split", "partition", "--log_every", "2", "--sample_every", "2",
         "--eval_every", "2", "--save_every", "2"]
+# For runs whose test is not about sample grids or accuracy checks: those hooks run only at step 0.
+QUIET = ["--sample_every", "100000", "--eval_every", "100000"]
+# The shared experiment: 4 iterations, bit-exact ops (test_training compares a resumed run with it).
+SHARED = [*TINY, "--deterministic", "--max_iters", "4"]
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +36,44 @@ def make_cfg(*argv, module=config):
     return parse_config([str(a) for a in argv], module, MODELS)
 
 
+def run(*argv):
+    """main.main in-process (seeds set as a real run sets them); asserts it reports success.
+
+    main.main may turn on TensorFlow's op determinism for the rest of the session (--deterministic);
+    no test relies on it being off.
+    """
+    assert main.main([str(a) for a in argv]) == 0
+
+
 @pytest.fixture
 def tiny_cfg(demo_dir, tmp_path):
     """A function giving a tiny, valid SG-GAN config on the demo faces, with extra flags."""
     def build(*extra):
         return make_cfg("--data_dir", demo_dir, "--exp_dir", tmp_path / "exp", *TINY, *extra)
     return build
+
+
+class Experiment:
+    """A trained experiment folder and the flags that made it."""
+
+    def __init__(self, data_dir, exp_dir):
+        self.data_dir, self.exp_dir = data_dir, str(exp_dir)
+
+    def argv(self, *extra):
+        return ["--data_dir", self.data_dir, "--exp_dir", self.exp_dir, *SHARED, *map(str, extra)]
+
+    def cfg(self, *extra):
+        return make_cfg(*self.argv(*extra))
+
+    def copy(self, target):
+        """A copy to change (resume, corrupt, --fresh) without touching the shared one."""
+        return Experiment(self.data_dir, shutil.copytree(self.exp_dir, target))
+
+
+@pytest.fixture(scope="session")
+def trained(demo_dir, tmp_path_factory):
+    """One tiny SG-GAN experiment trained once for the session: 4 iterations, checkpoints 2 and 4,
+    sample grids and accuracy checks at 0 and 2. Read it; change only a copy (trained.copy)."""
+    experiment = Experiment(demo_dir, tmp_path_factory.mktemp("trained") / "exp")
+    run(*experiment.argv())
+    return experiment

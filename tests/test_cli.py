@@ -1,4 +1,7 @@
-"""The command line: help, overrides, dry run, and one-line errors (exit 2) for every bad input."""
+"""The command line: help, overrides, dry run, and one-line errors (exit 2) for every bad input.
+
+Most calls run main.cli in-process (what `python main.py` runs); --help, one dry run and one error
+run as a real process, to show the script itself keeps the contract."""
 import json
 import os
 import shutil
@@ -9,14 +12,25 @@ import types
 import pytest
 
 import config
+import main
 from sggan.core.errors import UserError
 from tests.conftest import ROOT, TINY, make_cfg
 
 
-def run_main(*argv, cwd=ROOT, script=None):
-    script = script or os.path.join(ROOT, "main.py")
-    return subprocess.run([sys.executable, script, *map(str, argv)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+def run_main(*argv):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *map(str, argv)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+
+
+@pytest.fixture
+def cli(capsys):
+    """main.cli in-process: `python main.py …` without a new process (its exit status and output)."""
+    def call(*argv):
+        capsys.readouterr()
+        status = main.cli([str(a) for a in argv])
+        out = capsys.readouterr()
+        return types.SimpleNamespace(returncode=status, stdout=out.out, stderr=out.err)
+    return call
 
 
 def assert_one_line_error(result, *fragments):
@@ -79,9 +93,9 @@ def test_dry_run_prints_one_json_object(demo_dir):
     assert summary["generator_params"] > 0 and summary["discriminator_params"] > 0
 
 
-def test_dry_run_with_sparse_labels_and_custom_groups(demo_dir):
-    result = run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--labelled", "0.25", "--oversample_times", "2",
-                      "--attributes", "Male", "Black_Hair/Blond_Hair")
+def test_dry_run_with_sparse_labels_and_custom_groups(demo_dir, cli):
+    result = cli("--data_dir", demo_dir, "--dry_run", *TINY, "--labelled", "0.25", "--oversample_times", "2",
+                 "--attributes", "Male", "Black_Hair/Blond_Hair")
     summary = json.loads(result.stdout)
     assert summary["train_entries"] == 128 + 2 * 32
     assert summary["groups"]["Male"]["labelled"] == 32 and summary["groups"]["Male"]["labelled_entries"] == 96
@@ -96,46 +110,46 @@ def test_missing_data_folder(tmp_path):
                           "data folder", "does not exist", "--data_dir")
 
 
-def test_missing_attribute_file(tmp_path):
-    assert_one_line_error(run_main("--data_dir", tmp_path, "--dry_run"), "no attribute file", "list_attr_celeba.txt")
+def test_missing_attribute_file(tmp_path, cli):
+    assert_one_line_error(cli("--data_dir", tmp_path, "--dry_run"), "no attribute file", "list_attr_celeba.txt")
 
 
-def test_malformed_row(demo_dir, tmp_path):
+def test_malformed_row(demo_dir, tmp_path, cli):
     data = copy_data(demo_dir, tmp_path)
     path = os.path.join(data, "list_attr_celeba.txt")
     lines = open(path).read().split("\n")
     lines[5] = lines[5][:-3]
     open(path, "w").write("\n".join(lines))
-    assert_one_line_error(run_main("--data_dir", data, "--dry_run", *TINY), "list_attr_celeba.txt line 6")
+    assert_one_line_error(cli("--data_dir", data, "--dry_run", *TINY), "list_attr_celeba.txt line 6")
 
 
-def test_unknown_attribute_name_suggests(demo_dir):
-    assert_one_line_error(run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--attributes", "Blond_Hiar"),
+def test_unknown_attribute_name_suggests(demo_dir, cli):
+    assert_one_line_error(cli("--data_dir", demo_dir, "--dry_run", *TINY, "--attributes", "Blond_Hiar"),
                           "unknown attribute 'Blond_Hiar'", "did you mean Blond_Hair")
 
 
-def test_missing_images_are_refused_then_skipped_on_request(demo_dir, tmp_path):
+def test_missing_images_are_refused_then_skipped_on_request(demo_dir, tmp_path, cli):
     data = copy_data(demo_dir, tmp_path)
     for name in ("000001.jpg", "000002.jpg", "000150.jpg"):
         os.remove(os.path.join(data, "img_align_celeba", name))
-    assert_one_line_error(run_main("--data_dir", data, "--dry_run", *TINY),
+    assert_one_line_error(cli("--data_dir", data, "--dry_run", *TINY),
                           "3 listed image(s) missing", "000001.jpg, 000002.jpg, 000150.jpg", "--skip_missing")
-    result = run_main("--data_dir", data, "--dry_run", *TINY, "--skip_missing")
+    result = cli("--data_dir", data, "--dry_run", *TINY, "--skip_missing")
     assert result.returncode == 0 and "warning: skipping 3 listed image(s)" in result.stderr
     summary = json.loads(result.stdout)
     assert summary["train_images"] == 126 and summary["test_images"] == 15
 
 
-def test_batch_larger_than_training_set(demo_dir):
-    assert_one_line_error(run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--batch_size", "500"),
+def test_batch_larger_than_training_set(demo_dir, cli):
+    assert_one_line_error(cli("--data_dir", demo_dir, "--dry_run", *TINY, "--batch_size", "500"),
                           "--batch_size 500 is larger than the training set (128")
 
 
-def test_image_folder_alternatives(demo_dir, tmp_path):
+def test_image_folder_alternatives(demo_dir, tmp_path, cli):
     data = copy_data(demo_dir, tmp_path)
     os.rename(os.path.join(data, "img_align_celeba"), os.path.join(data, "celebA"))
-    assert run_main("--data_dir", data, "--dry_run", *TINY).returncode == 0
+    assert cli("--data_dir", data, "--dry_run", *TINY).returncode == 0
     elsewhere = tmp_path / "pictures"
     os.rename(os.path.join(data, "celebA"), elsewhere)
-    assert_one_line_error(run_main("--data_dir", data, "--dry_run", *TINY), "no image folder")
-    assert run_main("--data_dir", data, "--image_dir", elsewhere, "--dry_run", *TINY).returncode == 0
+    assert_one_line_error(cli("--data_dir", data, "--dry_run", *TINY), "no image folder")
+    assert cli("--data_dir", data, "--image_dir", elsewhere, "--dry_run", *TINY).returncode == 0

@@ -29,10 +29,60 @@ def test_paper_preset_shapes_and_exact_parameter_counts():
     assert patch.shape == (2, 2, 2) and logits.shape == (2, 4, 2)
 
 
-def test_spectral_norm_adds_no_trainable_weights():
-    _, with_sn = build(dict(PAPER, image_size=64, d_layers=5, ndf=8, ngf=4, n_blocks=1), 4)
-    _, without = build(dict(PAPER, image_size=64, d_layers=5, ndf=8, ngf=4, n_blocks=1, no_sp=True), 4)
-    assert networks.trainable_count(with_sn) == networks.trainable_count(without)
+def critic_convolutions(discriminator):
+    return discriminator.body + [discriminator.adversarial] + discriminator.classifiers
+
+
+def test_every_critic_convolution_is_spectrally_normalised_unless_turned_off():
+    cfg = dict(PAPER, image_size=64, d_layers=5, ndf=8, ngf=4, n_blocks=1)
+    _, with_sn = build(cfg, 4)
+    _, without = build(dict(cfg, no_sp=True), 4)
+    assert len(critic_convolutions(with_sn)) == 5 + 1 + 4
+    assert all(isinstance(c, SpectralNormConv2D) for c in critic_convolutions(with_sn))
+    assert not any(isinstance(c, SpectralNormConv2D) for c in critic_convolutions(without))
+    # The same trainable weights either way; spectral norm adds one non-trainable vector u per convolution.
+    assert [(v.path, v.shape) for v in with_sn.trainable_weights] == [(v.path, v.shape) for v in without.trainable_weights]
+    assert sorted(v.path for v in with_sn.non_trainable_weights) == sorted(
+        f"{c.path}/sn_u" for c in critic_convolutions(with_sn))
+    assert without.non_trainable_weights == []
+
+
+@pytest.mark.parametrize("no_sp", [False, True])
+def test_critic_output_ignores_the_scale_of_a_kernel_only_with_spectral_norm(no_sp):
+    """W / sigma(W) is unchanged when W is multiplied by a constant: with spectral norm the critic
+    cannot tell, without it the output changes."""
+    _, critic = build(dict(PAPER, ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=no_sp), 2)
+    images = tf.random.stateless_uniform((3, 16, 16, 3), (1, 2), -1, 1)
+    before = critic(images)
+    for layer in critic_convolutions(critic):
+        layer.kernel.assign(layer.kernel * 3.5)
+    after = critic(images)
+    for a, b in zip(before, after):
+        if no_sp:
+            assert np.abs(a.numpy() - b.numpy()).max() > 1e-3
+        else:
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_gradient_flows_through_sigma():
+    """d/dW sum(C * W/sigma) = C/sigma - sum(C * W)/sigma^2 * v u^T, with sigma = v^T W u and the power
+    iteration's u, v held constant (Miyato et al.); a layer treating sigma as a constant would
+    give C/sigma alone."""
+    layer = SpectralNormConv2D(3, 2, padding="valid")
+    layer.build((None, 4, 4, 2))
+    weights = tf.constant(np.cos(np.arange(2 * 2 * 2 * 3)).reshape(2, 2, 2, 3), tf.float32)
+    with tf.GradientTape() as tape:
+        kernel = layer.normalized_kernel(training=False)
+        objective = tf.reduce_sum(weights * kernel)
+    got = tape.gradient(objective, layer.kernel).numpy()
+    matrix, c = layer.kernel.numpy().reshape(-1, 3), weights.numpy().reshape(-1, 3)
+    u = layer.u.numpy() / np.linalg.norm(layer.u.numpy())          # [1, filters]
+    v = u @ matrix.T
+    v /= np.linalg.norm(v)                                          # [1, rows]
+    sigma = (v @ matrix @ u.T).item()
+    expected = c / sigma - (c * matrix).sum() / sigma ** 2 * (v.T @ u)
+    np.testing.assert_allclose(got.reshape(-1, 3), expected, rtol=1e-4, atol=1e-6)
+    assert np.abs(expected - c / sigma).max() > 100 * 1e-4 * np.abs(expected).max()  # the sigma term matters
 
 
 def test_tiny_configuration_shapes():

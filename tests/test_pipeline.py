@@ -2,6 +2,7 @@
 import io
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from PIL import Image
 
@@ -79,13 +80,52 @@ def test_values_in_model_range_and_size(tmp_path):
     assert image.min() == -1.0 and image.max() == 1.0  # black and white pixels reach the ends
 
 
-def test_same_seed_same_stream_and_resume_point(tmp_path):
-    source, listing = _asymmetric_folder(tmp_path)
-    first = [b["index"].numpy().tolist() for b, _ in zip(pipeline.training_dataset(source, listing, 8, 4, 7), range(4))]
-    again = [b["image"].numpy() for b, _ in zip(pipeline.training_dataset(source, listing, 8, 4, 7), range(4))]
-    resumed = next(iter(pipeline.training_dataset(source, listing, 8, 4, 7, start_index=8)))
-    assert first[2] == resumed["index"].numpy().tolist()
-    assert np.array_equal(again[2], resumed["image"].numpy())
+def _numbered_folder(tmp_path, count=8):
+    """Images whose grey level says which file they are (10, 40, 70, …) and whose white left third
+    shows a flip."""
+    files = []
+    for i in range(count):
+        pixels = np.full((218, 178, 3), 10 + 30 * i, np.uint8)
+        pixels[:, :60] = 255
+        files.append(f"{i:06d}.png")
+        Image.fromarray(pixels).save(tmp_path / files[-1])
+    listing = celeba.LabelledList(files, np.arange(count, dtype=np.int32)[:, None] % 2,
+                                  np.ones((count, 1), np.float32), np.arange(count))
+    return pipeline.FolderSource(str(tmp_path)), listing
+
+
+def _elements(source, listing, seed, start_index=0, batches=4, batch_size=4):
+    """The stream's elements in order as (stream index, file number, flipped, class)."""
+    elements = []
+    for batch, _ in zip(pipeline.training_dataset(source, listing, 8, batch_size, seed, start_index), range(batches)):
+        image = batch["image"].numpy()
+        grey = (image.min(axis=(1, 2, 3)) + 1) * 127.5
+        flipped = image[:, :, 0].mean(axis=(1, 2)) < image[:, :, -1].mean(axis=(1, 2))
+        elements += zip(batch["index"].numpy().tolist(), np.round((grey - 10) / 30).astype(int).tolist(),
+                        flipped.tolist(), batch["classes"].numpy()[:, 0].tolist())
+    return elements
+
+
+def test_stream_depends_on_the_seed_and_repeats_with_it(tmp_path):
+    source, listing = _numbered_folder(tmp_path)
+    first = _elements(source, listing, seed=7)
+    assert [e[0] for e in first] == list(range(16))
+    files = [e[1] for e in first]
+    assert sorted(files[:8]) == sorted(files[8:]) == list(range(8))  # two epochs, each file once
+    assert files[:8] != files[8:]                                      # reshuffled each epoch
+    assert all(e[3] == e[1] % 2 for e in first)                        # labels travel with their image
+    assert _elements(source, listing, seed=7) == first
+    other = _elements(source, listing, seed=8)
+    assert [e[1] for e in other] != files                              # another order
+    assert [e[2] for e in other] != [e[2] for e in first]              # other flips
+
+
+@pytest.mark.parametrize("start", [8, 6, 13])
+def test_resumed_stream_continues_exactly_where_a_straight_run_is(tmp_path, start):
+    source, listing = _numbered_folder(tmp_path)
+    straight = _elements(source, listing, seed=7, batches=6, batch_size=4)
+    resumed = _elements(source, listing, seed=7, start_index=start, batches=2, batch_size=4)
+    assert resumed == straight[start:start + 8]
 
 
 def test_unreadable_image_is_dropped_not_fatal(tmp_path):

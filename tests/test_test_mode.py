@@ -1,35 +1,23 @@
-"""Test mode after a tiny training run: grids, metrics.json, your own photos, missing checkpoints."""
+"""Test mode on the shared tiny experiment (conftest.trained): grids, metrics.json, your own photos,
+missing checkpoints, FID of edits."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
 
+import config
+import main
 from sggan.core import datasets, images
 from sggan.core.errors import UserError
 from sggan.models.sggan import runs
-from tests.conftest import ROOT, TINY, make_cfg
-
-
-@pytest.fixture(scope="module")
-def trained(demo_dir, tmp_path_factory):
-    """A tiny experiment trained for 2 iterations; returns a function making test-mode configs."""
-    exp = tmp_path_factory.mktemp("trained") / "exp"
-
-    def cfg(*extra):
-        return make_cfg("--data_dir", demo_dir, "--exp_dir", exp, *TINY, *extra)
-    keras.utils.set_random_seed(0)
-    runs.train(cfg("--max_iters", "2"))
-    return cfg
+from tests.conftest import ROOT, TINY
 
 
 def test_grids_and_metrics_for_the_test_split(trained):
-    cfg = trained("--mode", "test")
+    cfg = trained.cfg("--mode", "test")
     runs.test(cfg)
     out = os.path.join(cfg["exp_dir"], "test")
     grids = sorted(f for f in os.listdir(out) if f.startswith("grid_"))
@@ -41,7 +29,7 @@ def test_grids_and_metrics_for_the_test_split(trained):
     assert header >= 10  # column titles, wrapped to the 16-pixel tiles
     assert grid[:header].min() < 128  # the header has text on it
     report = json.load(open(os.path.join(out, "metrics.json")))
-    assert report["images"] == 16 and report["step"] == 2 and report["checkpoint"].endswith("ckpt-2")
+    assert report["images"] == 16 and report["step"] == 4 and report["checkpoint"].endswith("ckpt-4")
     assert set(report["groups"]) == {"Male", "Smiling", "Black_Hair/Blond_Hair-Brown_Hair", "Wearing_Lipstick"}
     for m in report["groups"].values():
         assert {"accuracy_real", "success_on", "success_off", "success", "l1_on", "l1_off"} <= set(m)
@@ -51,7 +39,7 @@ def test_grids_and_metrics_for_the_test_split(trained):
 
 
 def test_first_column_is_the_input(trained):
-    cfg = trained("--mode", "test", "--num_test", "4")
+    cfg = trained.cfg("--mode", "test", "--num_test", "4")
     runs.test(cfg)
     ds = datasets.prepare(cfg)
     first = images.load_photo(os.path.join(ds.image_dir, ds.test.files[0]))
@@ -68,7 +56,7 @@ def test_own_photos_png_grey_jpeg_and_a_non_image(trained, tmp_path, capsys):
     Image.fromarray((np.random.default_rng(0).random((90, 70, 3)) * 255).astype(np.uint8)).save(photos / "a.png")
     Image.fromarray((np.random.default_rng(1).random((218, 178)) * 255).astype(np.uint8), "L").save(photos / "b.jpg")
     (photos / "notes.txt").write_text("not an image")
-    cfg = trained("--mode", "test", "--input", str(photos), "--save_single")
+    cfg = trained.cfg("--mode", "test", "--input", str(photos), "--save_single")
     runs.test(cfg)
     out = os.path.join(cfg["exp_dir"], "test", "photos")
     grid = np.asarray(Image.open(os.path.join(out, "grid_0000.png")))
@@ -81,38 +69,31 @@ def test_own_photos_png_grey_jpeg_and_a_non_image(trained, tmp_path, capsys):
 
 
 def test_missing_checkpoint_is_an_error(trained, tmp_path):
-    with pytest.raises(UserError, match=r"no checkpoint of iteration 7 in .*checkpoints; available: 2"):
-        runs.test(trained("--mode", "test", "--test_step", "7"))
+    with pytest.raises(UserError, match=r"no checkpoint of iteration 7 in .*checkpoints; available: 2, 4"):
+        runs.test(trained.cfg("--mode", "test", "--test_step", "7"))
     bare = tmp_path / "bare"
-    shutil.copytree(trained()["exp_dir"], bare, ignore=shutil.ignore_patterns("checkpoints"))
+    shutil.copytree(trained.exp_dir, bare, ignore=shutil.ignore_patterns("checkpoints"))
     with pytest.raises(UserError, match=r"no readable checkpoint in .*bare/checkpoints"):
-        runs.test(trained("--mode", "test", "--exp_dir", bare))
+        runs.test(trained.cfg("--mode", "test", "--exp_dir", bare))
     with pytest.raises(UserError, match="no trained experiment"):
-        runs.test(trained("--mode", "test", "--exp_dir", tmp_path / "never"))
+        runs.test(trained.cfg("--mode", "test", "--exp_dir", tmp_path / "never"))
 
 
-def test_oper_flag_in_config_py_runs_test_mode(trained, tmp_path):
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    shutil.copy(os.path.join(ROOT, "main.py"), tree)
-    source = open(os.path.join(ROOT, "config.py")).read()
-    assert "OPER_FLAG = 0" in source
-    (tree / "config.py").write_text(source.replace("OPER_FLAG = 0", "OPER_FLAG = 1"))
-    os.symlink(os.path.join(ROOT, "sggan"), tree / "sggan")
-    cfg = trained()
-    result = subprocess.run([sys.executable, str(tree / "main.py"), "--data_dir", cfg["data_dir"],
-                             "--exp_dir", cfg["exp_dir"], *TINY, "--num_test", "4"],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "testing" in result.stdout and "succ on" in result.stdout
-    assert os.path.isfile(os.path.join(cfg["exp_dir"], "test", "metrics.json"))
+def test_oper_flag_in_config_py_runs_test_mode(trained, monkeypatch, capsys):
+    assert "OPER_FLAG = 0" in open(os.path.join(ROOT, "config.py")).read()
+    monkeypatch.setattr(config, "OPER_FLAG", 1)  # as if edited in config.py
+    assert main.main(["--data_dir", trained.data_dir, "--exp_dir", trained.exp_dir, *TINY, "--num_test", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "testing" in out and "succ on" in out
+    report = json.load(open(os.path.join(trained.exp_dir, "test", "metrics.json")))
+    assert report["images"] == 4 and report["step"] == 4
 
 
 def test_fid_of_edits_with_a_stand_in_extractor(trained, monkeypatch):
     """--mode fid end to end, with a small random network standing in for InceptionV3 (offline)."""
     from tests.test_vacgan import random_extractor
     monkeypatch.setattr(runs.fid, "inception_extractor", lambda: random_extractor())
-    cfg = trained("--mode", "fid", "--fid_images", "16")
+    cfg = trained.cfg("--mode", "fid", "--fid_images", "16")
     runs.frechet(cfg)
     report = json.load(open(os.path.join(cfg["exp_dir"], "test", "fid.json")))
     assert report["images"] == 16 and np.isfinite(report["fid_edits"]) and report["fid_edits"] >= 0

@@ -1,5 +1,6 @@
 """VAC+GAN: networks against the reference layer list, losses against NumPy, a tiny run with
 resume, sampling by attribute names, FID, and TFRecord input matching the folder."""
+import json
 import os
 
 import keras
@@ -7,12 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.core import datasets, fid, pipeline, tfrecord
+from sggan.core import checkpoints, datasets, fid, pipeline, tfrecord
 from sggan.models import vacgan
 from sggan.models.sggan.networks import trainable_count
 from sggan.models.vacgan import evaluation, losses, networks
 from sggan.core.errors import UserError
-from tests.conftest import make_cfg
+from tests.conftest import make_cfg, run
 
 TINY_VAC = ["--model", "vacgan", "--image_size", "16", "--batch_size", "8", "--split", "partition",
             "--log_every", "2", "--sample_every", "2", "--eval_every", "2", "--save_every", "2", "--z_dim", "8"]
@@ -53,21 +54,46 @@ def test_hinge_and_classifier_losses_against_numpy():
     np.testing.assert_allclose(losses.smoothed_bce(logits, labels).numpy(), expected, rtol=1e-5)
 
 
-def test_tiny_run_writes_checkpoints_and_grids_and_resumes(demo_dir, tmp_path, capsys, monkeypatch):
-    cfg = make_cfg("--data_dir", demo_dir, "--exp_dir", tmp_path / "vac", *TINY_VAC, "--max_iters", "2")
-    keras.utils.set_random_seed(0)
-    vacgan.run(cfg)
-    assert os.path.isfile(tmp_path / "vac" / "checkpoints" / "ckpt-2.index")
-    assert os.listdir(tmp_path / "vac" / "samples") == ["iter_000000.png"]
-    assert (tmp_path / "vac" / "losses.jsonl").read_text().count("g_classification") == 2
-    vacgan.run(dict(cfg, max_iters=4))
+@pytest.fixture(scope="module")
+def vac_run(demo_dir, tmp_path_factory):
+    """A tiny VAC+GAN trained straight to iteration 4 with bit-exact ops; returns its argv."""
+    argv = ["--data_dir", demo_dir, "--exp_dir", tmp_path_factory.mktemp("vac") / "exp", *TINY_VAC,
+            "--deterministic", "--max_iters", "4"]
+    run(*argv)
+    return argv
+
+
+def test_tiny_run_writes_checkpoints_grids_and_loss_log(vac_run):
+    exp = make_cfg(*vac_run)["exp_dir"]
+    assert [s for s, _ in checkpoints.saved(os.path.join(exp, "checkpoints"))] == [2, 4]
+    assert sorted(os.listdir(os.path.join(exp, "samples"))) == ["iter_000000.png", "iter_000002.png"]
+    rows = [json.loads(line) for line in open(os.path.join(exp, "losses.jsonl"))]
+    assert [r["step"] for r in rows if "g_classification" in r] == [0, 1, 2, 3]
+    assert [r["step"] for r in rows if "agreement/generated" in r] == [0, 2]
+
+
+def test_resume_is_exact(vac_run, tmp_path, capsys):
+    """Stopped at 2 and resumed to 4, VAC+GAN ends with the same bits as the run straight to 4."""
+    resumed = [*vac_run, "--exp_dir", tmp_path / "resumed"]
+    run(*resumed, "--max_iters", "2")
+    run(*resumed)
     assert "resuming from" in capsys.readouterr().out
-    assert os.path.isfile(tmp_path / "vac" / "checkpoints" / "ckpt-4.index")
-    sample = dict(cfg, mode="sample", set=["Male=1", "Blond_Hair=1", "/", "row=0", "Smiling=0"])
-    vacgan.run(sample)
+    straight = tf.train.load_checkpoint(os.path.join(make_cfg(*vac_run)["exp_dir"], "checkpoints", "ckpt-4"))
+    again = tf.train.load_checkpoint(str(tmp_path / "resumed" / "checkpoints" / "ckpt-4"))
+    names = [n for n in straight.get_variable_to_shape_map() if not n.startswith("_CHECKPOINTABLE_OBJECT_GRAPH")]
+    assert names and sorted(names) == sorted(n for n in again.get_variable_to_shape_map()
+                                             if not n.startswith("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    for name in names:
+        np.testing.assert_array_equal(straight.get_tensor(name), again.get_tensor(name), err_msg=name)
+
+
+def test_sampling_by_attribute_names_and_fid(vac_run, capsys, monkeypatch):
+    cfg = make_cfg(*vac_run)
+    vacgan.run(dict(cfg, mode="sample", set=["Male=1", "Blond_Hair=1", "/", "row=0", "Smiling=0"]))
     out = capsys.readouterr().out
+    assert "restored" in out and "ckpt-4" in out
     assert "2 row(s) x 8 noise draws" in out and "Blond_Hair" in out
-    grid = keras.utils.load_img(tmp_path / "vac" / "samples" / "requested.png")
+    grid = keras.utils.load_img(os.path.join(cfg["exp_dir"], "samples", "requested.png"))
     assert grid.size[1] > 2 * 16  # header plus two rows of 16-pixel faces
     with pytest.raises(UserError, match="unknown attribute 'Blnd_Hair'; valid names: 5_o_Clock_Shadow"):
         vacgan.run(dict(cfg, mode="sample", set=["Blnd_Hair=1"]))

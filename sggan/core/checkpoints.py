@@ -111,8 +111,10 @@ class Checkpoints:
         """Restore the checkpoint of one iteration, or refuse naming what exists."""
         matches = [path for s, path in self.available() if s == step]
         if not matches:
+            moved = [d for d in set_aside_folders(self.directory) if any(s == step for s, _ in saved(d))]
+            where = f"; --fresh moved that one to {moved[-1]}" if moved else ""
             raise UserError(f"no checkpoint of iteration {step} in {self.directory}; "
-                            f"available: {self.describe_available()}")
+                            f"available: {self.describe_available()}{where}")
         try:
             self._restore(matches[0])
         except Exception as problem:  # TF raises many kinds for truncated or foreign files
@@ -140,11 +142,20 @@ def _reason(problem):
     return text[0][:300] if isinstance(problem, ValueError) and text else type(problem).__name__
 
 
+def _set_aside_name(directory):
+    return f"{directory.rstrip(os.sep)}_before_fresh_"
+
+
+def set_aside_folders(directory):
+    """The folders --fresh moved this checkpoint folder's earlier contents to, oldest first."""
+    return sorted(glob.glob(glob.escape(_set_aside_name(directory)) + "*"))
+
+
 def set_aside(directory):
     """Move a checkpoint folder out of the way (for --fresh); returns the new name, or None."""
     if not os.path.isdir(directory) or not os.listdir(directory):
         return None
-    target = f"{directory.rstrip(os.sep)}_before_fresh_{time.strftime('%Y%m%d-%H%M%S')}"
+    target = _set_aside_name(directory) + time.strftime("%Y%m%d-%H%M%S")
     suffix = 1
     while os.path.exists(target):
         target, suffix = f"{target.rsplit('~', 1)[0]}~{suffix}", suffix + 1

@@ -1,0 +1,111 @@
+"""SG-GAN's training steps against plain recomputations: the batched gradient penalty, the partner
+reconstruction, and which network each step updates."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sggan.core import celeba
+from sggan.models.sggan import losses, networks
+from sggan.models.sggan.outputs import output_layout
+from sggan.models.sggan.steps import SGGANTask
+from tests.conftest import TINY, make_cfg
+
+N_GROUPS, BATCH = 4, 4
+
+
+@pytest.fixture(scope="module")
+def task():
+    """A task with four single-attribute groups (eight outputs). Shared, so that its steps are
+    traced once: every test below compares a step with a recomputation from the current weights."""
+    cfg = make_cfg(*TINY)
+    groups = [celeba.Group(f"g{a}", on=f"attribute{a}") for a in range(N_GROUPS)]
+    outputs = output_layout(groups)
+    keras.utils.set_random_seed(5)
+    generator, discriminator = networks.build(cfg, outputs, N_GROUPS)
+    return SGGANTask(cfg, generator, discriminator, outputs, N_GROUPS)
+
+
+def real_batch():
+    """Four different images, every group labelled."""
+    images = tf.random.stateless_uniform((BATCH, 16, 16, 3), (3, 4), -1, 1)
+    classes = tf.constant(np.arange(BATCH * N_GROUPS).reshape(BATCH, N_GROUPS) % 2, tf.int32)
+    return images, classes, tf.ones((BATCH, N_GROUPS))
+
+
+def values(model):
+    return {v.path: v.numpy() for v in model.weights}
+
+
+def restore(model, saved):
+    for v in model.weights:
+        v.assign(saved[v.path])
+
+
+def test_batched_penalty_equals_the_separate_penalty_of_every_output(task):
+    """train_d computes the eight penalties in one critic call on 8·B mixed images; it must equal
+    Σ over outputs k of mean_i (‖∇D(x̂_ik)‖ − 1)², x̂_ik = x_i + α_ik (G(x)_k,i − x_i), with one α per
+    (output, image) drawn from the task's random generator."""
+    images, classes, masks = real_batch()
+    n_out = len(task.outputs)
+    critic, before = task.discriminator, values(task.discriminator)
+    draws = tf.random.Generator.from_state(task.rng.state.numpy(), task.rng.algorithm)  # the step's next draws
+    alpha = tf.split(draws.uniform((n_out * BATCH, 1, 1, 1)), n_out)
+    fakes = task.generator(images)
+    critic(images, training=True)  # the step's forward pass makes one power iteration before the penalty
+
+    def penalty(fake_of, alpha_of):
+        return sum(float(tf.reduce_mean(losses.gradient_penalty(critic, images, fakes[fake_of(k)], alpha_of(k))))
+                   for k in range(n_out))
+    separate = penalty(lambda k: k, lambda k: alpha[k])
+    # Mistakes this test must see: one α shared by the outputs, fakes paired with another output.
+    shared_alpha = penalty(lambda k: k, lambda k: alpha[0])
+    shifted = penalty(lambda k: (k + 1) % n_out, lambda k: alpha[k])
+    restore(critic, before)
+    got = float(task.train_d(images, classes, masks)["d_penalty"])
+    np.testing.assert_allclose(got, separate, rtol=1e-5)
+    for wrong in (shared_alpha, shifted):
+        assert abs(wrong - separate) > 100 * 1e-5 * separate
+
+
+def test_reconstruction_equals_full_generator_passes_on_each_partner(task):
+    """train_g's reconstruction (one trunk pass on all fakes, one head each) equals, for every
+    output k of group a, |x_k − G(x_k')_k| with k' the other output of group a, from full passes."""
+    images, _, _ = real_batch()
+    fakes = task.generator(images)
+    terms = []
+    for o in task.outputs:
+        (partner,) = [p.index for p in task.outputs if p.group == o.group and p.index != o.index]
+        terms.append(losses.l1(fakes[o.index], task.generator(fakes[partner])[o.index]))
+    expected = float(tf.reduce_mean(tf.add_n(terms))) / len(terms)
+    itself = np.mean([float(tf.reduce_mean(losses.l1(fakes[k], task.generator(fakes[k])[k])))
+                      for k in range(len(fakes))])
+    got = float(task.train_g(images)["g_reconstruction"])
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert abs(itself - expected) > 100 * 1e-5 * expected  # partner = itself would be seen
+
+
+def test_each_step_updates_only_its_own_network(task):
+    images, classes, masks = real_batch()
+    generator_before, critic_before = values(task.generator), values(task.discriminator)
+    d_updates, g_updates = int(task.d_optimizer.iterations), int(task.g_optimizer.iterations)
+    task.train_d(images, classes, masks)
+    assert_unchanged(task.generator, generator_before)
+    assert_trained(task.discriminator, critic_before)
+    critic_after_d = values(task.discriminator)
+    task.train_g(images)
+    assert_unchanged(task.discriminator, critic_after_d)  # not even spectral norm's u moves
+    assert_trained(task.generator, generator_before)
+    assert int(task.d_optimizer.iterations) == d_updates + 1 and int(task.g_optimizer.iterations) == g_updates + 1
+
+
+def assert_unchanged(model, before):
+    for path, value in values(model).items():
+        np.testing.assert_array_equal(value, before[path], err_msg=path)
+
+
+def assert_trained(model, before):
+    """Every trainable kernel moved."""
+    for v in model.trainable_weights:
+        if v.path.endswith("kernel"):
+            assert not np.array_equal(v.numpy(), before[v.path]), v.path
