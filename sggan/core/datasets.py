@@ -81,4 +81,7 @@ def prepare(cfg, labelling=sparse_group_lists, check_images=True):
                         f"({len(train.files)} entries); lower it")
     if len(test.files) == 0:
         raise UserError("the test set is empty; choose another --split")
+    if check_images:
+        pipeline.check_readable(source, train.files, "training")
+        pipeline.check_readable(source, test.files, "test")
     return Dataset(table, groups, train, test, source, image_dir)
