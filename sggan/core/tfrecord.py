@@ -7,6 +7,7 @@ matches a run from the folder exactly.
 """
 import glob
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -69,9 +70,17 @@ def read_shards(data_dir):
     if not os.path.isfile(names_path):
         raise UserError(f"{names_path} is missing: the TFRecord shards need the attribute-name record "
                         "written by scripts/celeba_to_tfrecord.py")
-    record = next(iter(tf.data.TFRecordDataset(names_path)))
-    parsed = tf.io.parse_single_example(record, {"names": tf.io.VarLenFeature(tf.string)})
-    attribute_names = [n.decode() for n in tf.sparse.to_dense(parsed["names"]).numpy()]
+    try:
+        record = next(iter(tf.data.TFRecordDataset(names_path)))
+        parsed = tf.io.parse_single_example(record, {"names": tf.io.VarLenFeature(tf.string)})
+        attribute_names = [n.decode() for n in tf.sparse.to_dense(parsed["names"]).numpy()]
+    except (tf.errors.OpError, StopIteration, UnicodeDecodeError) as problem:
+        reason = _reason(problem) if isinstance(problem, tf.errors.OpError) else "no readable record"
+        raise UserError(f"{names_path} cannot be read ({reason}); write it again with "
+                        "scripts/celeba_to_tfrecord.py")
+    if not attribute_names or len(set(attribute_names)) != len(attribute_names):
+        raise UserError(f"{names_path} holds no attribute names or repeats one; write it again with "
+                        "scripts/celeba_to_tfrecord.py")
     spec = {"filename": tf.io.FixedLenFeature([], tf.string), "image": tf.io.FixedLenFeature([], tf.string),
             "labels": tf.io.FixedLenFeature([len(attribute_names)], tf.int64)}
     files, images, labels = [], [], []
@@ -82,7 +91,13 @@ def read_shards(data_dir):
             images.append(example["image"].numpy())
             labels.append(example["labels"].numpy())
     except tf.errors.OpError as problem:
-        raise UserError(f"the TFRecord shards in {data_dir} cannot be read: {problem.message.splitlines()[0]}")
+        raise UserError(f"the TFRecord shards in {data_dir} cannot be read: {_reason(problem)}")
     values = np.where(np.array(labels) == 1, 1, -1).astype(np.int8)
     table = AttributeTable(os.path.join(data_dir, SHARD_PATTERN), attribute_names, files, values)
     return table, TFRecordSource(files, images)
+
+
+def _reason(problem):
+    """TensorFlow's error message without its op and function-node decorations."""
+    text = re.sub(r"\{\{.*?\}\}\s*", "", problem.message.splitlines()[0])
+    return text.split(" [Op:")[0].strip()
