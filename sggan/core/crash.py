@@ -18,6 +18,8 @@ from sggan.core.errors import UserError
 USER_FIXABLE = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
                 errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
                 errno.EPERM: "operation not permitted"}
+# Those TensorFlow's C++ file writers report only as text inside a tf.errors.OpError.
+RECOGNISED_IN_TEXT = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 class InternalError(Exception):
@@ -25,17 +27,14 @@ class InternalError(Exception):
 
 
 def disk_problem(problem):
-    """A one-line explanation when `problem` is a full disk / permission error, else None.
-
-    TensorFlow's own file writers raise tf.errors.OpError whose message carries the OS's text.
-    """
+    """A short explanation when `problem` is a full disk / permission error, else None."""
     if isinstance(problem, OSError) and problem.errno in USER_FIXABLE:
         where = f" ({problem.filename})" if problem.filename else ""
-        return f"cannot write{where}: {USER_FIXABLE[problem.errno]}"
-    text = str(problem)
-    for code, meaning in USER_FIXABLE.items():
-        if os.strerror(code) in text and code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
-            return f"cannot write: {meaning} ({text.strip().splitlines()[0][:200]})"
+        return USER_FIXABLE[problem.errno] + where
+    text = str(problem).strip()
+    for code in RECOGNISED_IN_TEXT:
+        if os.strerror(code) in text:
+            return f"{USER_FIXABLE[code]} ({text.splitlines()[0][:200]})"
     return None
 
 

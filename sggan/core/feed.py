@@ -13,6 +13,7 @@ import queue
 import threading
 
 POLL_SECONDS = 0.2
+RECHECK_SECONDS = 30.0  # without a batch this long, check that the images can still be read
 
 
 class StoppedWaiting(Exception):
@@ -22,12 +23,16 @@ class StoppedWaiting(Exception):
 class DataFeed:
     """One object for the stream, its (checkpointed) position and the skipped-image count."""
 
-    def __init__(self, make_dataset, position, stop=None):
+    def __init__(self, make_dataset, position, stop=None, check_data=None, recheck_seconds=RECHECK_SECONDS):
         """make_dataset(start_index) → batched dataset; position: a tf.Variable (int64);
-        stop: an object whose `requested` turns true when the run should stop (loop.StopRequest)."""
+        stop: an object whose `requested` turns true when the run should stop (loop.StopRequest);
+        check_data(): raises UserError when no image can be read (see pipeline.check_readable),
+        called while a batch is long in coming (images gone mid-run, e.g. an unmounted drive)."""
         self.make_dataset = make_dataset
         self.position = position
         self.stop = stop
+        self.check_data = check_data
+        self.recheck_polls = max(1, round(recheck_seconds / POLL_SECONDS))
         self.skipped = 0           # in this run
         self.new_skips = 0         # since the last call to take_new_skips()
         self.iterator = None
@@ -57,12 +62,16 @@ class DataFeed:
 
     def _wait_for_batch(self):
         self.requests.put(True)
+        polls = 0
         while True:
             try:
                 batch, problem = self.results.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 if self.stop is not None and self.stop.requested:
                     raise StoppedWaiting()
+                polls += 1
+                if self.check_data is not None and polls % self.recheck_polls == 0:
+                    self.check_data()
                 continue
             if problem is not None:
                 raise problem

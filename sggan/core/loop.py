@@ -41,8 +41,9 @@ class Hook:
 
 
 class StopRequest:
-    """Ctrl-C / SIGTERM set a flag; the loop finishes its step, saves and exits. A second Ctrl-C
-    interrupts at once (the last checkpoint stays as it was)."""
+    """Ctrl-C / SIGTERM set a flag; the loop finishes its step, saves and exits (or, when the flag is
+    set while it waits for data, exits without saving). A second Ctrl-C interrupts at once (the
+    last checkpoint stays as it was)."""
 
     def __init__(self):
         self.requested = False
@@ -97,10 +98,11 @@ def _check_finite(losses, step, last_saved):
             f"checkpoint is {last_saved or 'none'} (it is kept). Lower --learn_rate or check the data")
 
 
-def train(cfg, task, make_dataset, hooks=()):
+def train(cfg, task, make_dataset, hooks=(), check_data=None):
     """Run (or resume) training to cfg['max_iters']; returns the path of the last checkpoint.
 
-    make_dataset(start_index) must return the batched training dataset starting at that element.
+    make_dataset(start_index) must return the batched training dataset starting at that element;
+    check_data() raises UserError when its images can no longer be read (see DataFeed).
     config.json is written only once the run is known to proceed (the checkpoints fit).
     """
     with StopRequest() as stop:
@@ -110,7 +112,7 @@ def train(cfg, task, make_dataset, hooks=()):
             print(f"already trained to iteration {start} (--max_iters {cfg['max_iters']}); nothing to do")
             return last_saved
         write_json(os.path.join(cfg["exp_dir"], "config.json"), cfg)
-        feed = DataFeed(make_dataset, checkpoints.data_position, stop)
+        feed = DataFeed(make_dataset, checkpoints.data_position, stop, check_data)
         monitor = Monitor(cfg["exp_dir"], cfg["log_every"], cfg["max_iters"], start)
         try:
             return _iterate(cfg, task, hooks, checkpoints, last_saved, feed, monitor, stop)
@@ -119,6 +121,7 @@ def train(cfg, task, make_dataset, hooks=()):
 
 
 def _iterate(cfg, task, hooks, checkpoints, last_saved, feed, monitor, stop):
+    """The iterations from the restored step on; returns the path of the last checkpoint."""
     for step in range(int(checkpoints.step.numpy()), cfg["max_iters"]):
         if stop.requested:  # asked before the first iteration: nothing new to save
             monitor.message(f"stopped before iteration {step}; the last checkpoint ({last_saved}) is kept")

@@ -50,7 +50,7 @@ def train(cfg):
 
     hooks = [loop.Hook("samples", cfg["sample_every"], evaluator.sample_hook(evaluator.fixed_batch())),
              loop.Hook("accuracy", cfg["eval_every"], evaluator.accuracy_hook)]
-    loop.train(cfg, task, make_dataset, hooks)
+    loop.train(cfg, task, make_dataset, hooks, check_data=ds.check_readable)
     return 0
 
 

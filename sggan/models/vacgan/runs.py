@@ -61,7 +61,8 @@ def train(cfg):
                                    "of (generated face, attribute) pairs")
 
     loop.train(cfg, task, make_dataset(cfg, ds),
-               [loop.Hook("samples", cfg["sample_every"], samples), loop.Hook("agreement", cfg["eval_every"], agreement)])
+               [loop.Hook("samples", cfg["sample_every"], samples), loop.Hook("agreement", cfg["eval_every"], agreement)],
+               check_data=ds.check_readable)
     return 0
 
 
