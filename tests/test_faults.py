@@ -86,7 +86,7 @@ def test_unreadable_test_images_are_an_error(demo_dir, tmp_path):
 
 class FakeTask:
     """A task without networks whose iteration only asks for a batch."""
-    networks, state = {}, {}
+    networks, optimizers, state = {}, {}, {}
 
     def iteration(self, step, next_batch):
         next_batch()
