@@ -1,42 +1,62 @@
 """SG-GAN / VAC+GAN entry point: `python main.py` trains, OPER_FLAG = 1 in config.py (or --mode test)
-tests. Reads config.py, applies command-line overrides, and hands over to the chosen model."""
+tests. Reads config.py, applies command-line overrides, and hands over to the chosen model.
+
+Exit status: 0 done (or stopped on request after saving), 1 internal error (the traceback is in a
+crash report file), 2 bad input or a problem the user can fix (`error: …`), 130 interrupted by
+Ctrl-C or SIGTERM outside the training loop (which stops gracefully and saves instead).
+"""
 import json
 import os
 import sys
 
-# TensorFlow's oneDNN kernels are twice as fast on x86 CPUs but not on by default on every CPU
-# (see README, "Speed"); a user's own setting wins. Set before TensorFlow is imported.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from sggan.core import crash, startup
+from sggan.core.errors import UserError
+from sggan.core.lock import ExperimentLock
+from sggan.core.options import load_config_file, parse_config
+from sggan.models import MODELS
 
-import config  # noqa: E402
-from sggan.core.errors import UserError  # noqa: E402
-from sggan.core.options import parse_config  # noqa: E402
-from sggan.models import MODELS  # noqa: E402
+CONFIG_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
 
 
-def main(argv):
-    cfg = parse_config(argv, config, MODELS)
-    import tensorflow as tf  # imported after parsing so that --help and bad flags answer at once
+def main(argv, config_module=None):
+    """Parse, then run the chosen model and mode; returns the exit status (errors raise)."""
+    verbose = "--verbose" in argv
+    startup.quiet_environment(verbose)
+    config_module = config_module or load_config_file(CONFIG_PATH)
+    cfg = parse_config(argv, config_module, MODELS)
+    with crash.reported(cfg["exp_dir"]):
+        # imported after parsing so that --help and bad flags answer at once
+        tf = startup.import_tensorflow(verbose)
+        tf.keras.utils.set_random_seed(cfg["seed"])
+        if cfg["deterministic"]:
+            tf.config.experimental.enable_op_determinism()
+        model = MODELS[cfg["model"]]
+        if cfg["dry_run"]:
+            print(json.dumps(model.dry_run(cfg)))
+            return 0
+        if cfg["mode"] != "train":
+            return model.run(cfg)
+        with ExperimentLock(cfg["exp_dir"]):
+            return model.run(cfg)
 
-    tf.keras.utils.set_random_seed(cfg["seed"])
-    if cfg["deterministic"]:
-        tf.config.experimental.enable_op_determinism()
-    model = MODELS[cfg["model"]]
-    if cfg["dry_run"]:
-        print(json.dumps(model.dry_run(cfg)))
-        return 0
-    return model.run(cfg)
 
-
-def cli(argv):
-    """main() with bad input reported as one `error: …` line on stderr; returns the exit status."""
+def run(argv):
+    """main() with every way of failing turned into a message and an exit status."""
+    startup.interrupt_on_sigterm()
     try:
-        return main(argv)
+        with crash.reported():
+            return main(argv)
     except UserError as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    except crash.InternalError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; every file already written is complete (each is written whole or not "
+              "at all), the last checkpoint is kept", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
-    sys.exit(cli(sys.argv[1:]))
+    sys.exit(run(sys.argv[1:]))

@@ -1,6 +1,6 @@
 """The command line: help, overrides, dry run, and one-line errors (exit 2) for every bad input.
 
-Most calls run main.cli in-process (what `python main.py` runs); --help, one dry run and one error
+Most calls run main.run in-process (what `python main.py` runs); --help, one dry run and one error
 run as a real process, to show the script itself keeps the contract."""
 import json
 import os
@@ -24,10 +24,10 @@ def run_main(*argv):
 
 @pytest.fixture
 def cli(capsys):
-    """main.cli in-process: `python main.py …` without a new process (its exit status and output)."""
+    """main.run in-process: `python main.py …` without a new process (its exit status and output)."""
     def call(*argv):
         capsys.readouterr()
-        status = main.cli([str(a) for a in argv])
+        status = main.run([str(a) for a in argv])
         out = capsys.readouterr()
         return types.SimpleNamespace(returncode=status, stdout=out.out, stderr=out.err)
     return call

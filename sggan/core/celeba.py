@@ -4,6 +4,7 @@ Pure Python and NumPy; the tf.data pipeline that decodes the images lives in dat
 """
 import csv
 import difflib
+import io
 import os
 from dataclasses import dataclass
 
@@ -49,8 +50,7 @@ def read_attributes(data_dir):
 
 def parse_attribute_txt(path):
     """Parse list_attr_celeba.txt: a count, the names, then `file v1 … vN` rows split on whitespace."""
-    with open(path, newline=None) as f:  # universal newlines: CRLF files read as LF
-        lines = [line for line in f.read().split("\n") if line.strip()]
+    lines = [line for line in read_text(path).split("\n") if line.strip()]
     if len(lines) < 2:
         raise UserError(f"{path}: too short to be an attribute file (needs a count line and a names line)")
     try:
@@ -67,23 +67,47 @@ def parse_attribute_txt(path):
 
 def parse_attribute_csv(path):
     """Parse the CSV variant: `image_id,<names…>` then one row per image."""
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
+    try:
+        reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
         header = next(reader, None)
         if not header:
             raise UserError(f"{path}: empty file")
         rows = [(number, [cell.strip() for cell in row]) for number, row in enumerate(reader, start=2) if row]
+    except csv.Error as problem:
+        raise UserError(f"{path} line {reader.line_num}: not readable as CSV ({problem})")
     return _table(path, [h.strip() for h in header[1:]], rows)
+
+
+def read_text(path):
+    """A UTF-8 text file's content with universal newlines; a binary or otherwise encoded file is
+    a one-line error."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if b"\0" in data:
+        raise UserError(f"{path} is a binary file, not a text file; is it the right file?")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as problem:
+        line = data[:problem.start].count(b"\n") + 1
+        raise UserError(f"{path} line {line}: not UTF-8 text (byte {data[problem.start]:#04x}); "
+                        "save it as UTF-8 (or plain ASCII) text")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _table(path, names, rows):
     if not names:
         raise UserError(f"{path}: no attribute names found")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UserError(f"{path}: attribute name(s) listed more than once: {', '.join(repeated)}")
     for number, cells in rows:
         if len(cells) != len(names) + 1:
             raise UserError(f"{path} line {number}: expected a file name and {len(names)} values, "
                             f"found {len(cells) - 1} values")
-    flat = np.fromstring(" ".join(" ".join(cells[1:]) for _, cells in rows), dtype=np.int64, sep=" ")
+    try:
+        flat = np.fromstring(" ".join(" ".join(cells[1:]) for _, cells in rows), dtype=np.int64, sep=" ")
+    except ValueError:  # text that is not an integer (`1.0`, `yes`)
+        flat = np.zeros(0, np.int64)
     if flat.size != len(rows) * len(names) or not np.isin(flat, (1, -1)).all():
         _raise_first_bad_value(path, names, rows)
     values = flat.reshape(len(rows), len(names)).astype(np.int8)
@@ -176,14 +200,13 @@ def _partition_split(table, path):
     if not os.path.isfile(path):
         raise UserError(f"--split partition needs {path}; it is missing (use --split lines or fraction)")
     part = {}
-    with open(path) as f:
-        for number, line in enumerate(f, start=1):
-            cells = line.split()
-            if not cells:
-                continue
-            if len(cells) != 2 or cells[1] not in ("0", "1", "2"):
-                raise UserError(f"{path} line {number}: expected `<file> 0|1|2`, got {line.strip()[:60]!r}")
-            part[cells[0]] = int(cells[1])
+    for number, line in enumerate(read_text(path).split("\n"), start=1):
+        cells = line.split()
+        if not cells:
+            continue
+        if len(cells) != 2 or cells[1] not in ("0", "1", "2"):
+            raise UserError(f"{path} line {number}: expected `<file> 0|1|2`, got {line.strip()[:60]!r}")
+        part[cells[0]] = int(cells[1])
     missing = [f for f in table.files if f not in part]
     if missing:
         raise UserError(f"{path} has no entry for {len(missing)} listed image(s), e.g. {missing[0]}")

@@ -41,6 +41,40 @@ def saved(directory):
     return sorted(found)
 
 
+def _index_state(directory):
+    """The `checkpoint` index file's content, or None when it is missing or cannot be parsed."""
+    try:
+        return tf.train.get_checkpoint_state(directory)
+    except Exception:  # TF raises several kinds for a damaged file  # noqa: BLE001
+        return None
+
+
+def _repair_index(directory, keep):
+    """Rebuild a missing or damaged `checkpoint` index from the ckpt-N files themselves.
+
+    CheckpointManager reads the index to know which checkpoints it manages; without one it would
+    forget (and never rotate) the existing files. The rebuilt index lists the newest `keep`
+    checkpoints, as the manager's own index would.
+    """
+    found = saved(directory)
+    if not found:
+        return
+    state = _index_state(directory)
+    if state is not None and state.model_checkpoint_path:
+        return
+    paths = [path for _, path in found[-keep:]]
+    try:
+        times = [os.path.getmtime(path + ".index") for path in paths]  # the manager rotates by these
+        tf.compat.v1.train.update_checkpoint_state(directory, paths[-1], all_model_checkpoint_paths=paths,
+                                                   all_model_checkpoint_timestamps=times,
+                                                   last_preserved_timestamp=min(times) - 1)
+    except Exception as problem:  # a read-only folder: the files are still found by saved()  # noqa: BLE001
+        warn(f"the checkpoint index in {directory} is missing or damaged and cannot be rebuilt ({problem})")
+        return
+    warn(f"the checkpoint index {os.path.join(directory, 'checkpoint')} was missing or damaged; rebuilt "
+         f"it from the files ({', '.join(os.path.basename(p) for p in paths)})")
+
+
 def _escaped(name):
     """A dictionary key as tf.train.Checkpoint spells it in the checkpoint's variable names."""
     return name.replace(".", "..").replace("/", ".S")
@@ -63,6 +97,7 @@ class Checkpoints:
         self.checkpoint = tf.train.Checkpoint(
             step=self.step, data_position=self.data_position,
             **{key: by_name(owner) for key, owner in named.items()}, **others)
+        _repair_index(directory, keep)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=keep,
                                                   checkpoint_name="ckpt")
 

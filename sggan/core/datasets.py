@@ -21,6 +21,11 @@ class Dataset:
     source: object          # turns a file name into image bytes (see pipeline.FolderSource)
     image_dir: str          # None when the images come from TFRecord shards
 
+    def check_readable(self):
+        """Refuse data of which no image can be decoded (see pipeline.check_readable)."""
+        pipeline.check_readable(self.source, self.train.files, "training")
+        pipeline.check_readable(self.source, self.test.files, "test")
+
     def summary(self):
         """The dry-run counts: images, entries after oversampling, labelled images per group."""
         groups = {}
@@ -82,4 +87,7 @@ def prepare(cfg, labelling=sparse_group_lists, check_images=True):
                         f"({len(train.files)} entries); lower it")
     if len(test.files) == 0:
         raise UserError("the test set is empty; choose another --split")
-    return Dataset(table, groups, train, test, source, image_dir)
+    ds = Dataset(table, groups, train, test, source, image_dir)
+    if check_images:
+        ds.check_readable()
+    return ds

@@ -4,24 +4,45 @@ Every element of the stream carries its index in the endless shuffled sequence (
 pipeline.training_dataset). The feed keeps the index of the next element in a variable that the
 checkpoint holds, so a resumed run restarts the stream exactly there, and counts gaps in the
 indices as unreadable images skipped.
+
+Batches are fetched on a helper thread while the main thread waits in short slices: a thread
+blocked inside TensorFlow's C++ code never runs Python's signal handlers, so waiting there would
+make a stream that yields nothing deaf to Ctrl-C and SIGTERM.
 """
+import queue
+import threading
+
+POLL_SECONDS = 0.2
+RECHECK_SECONDS = 30.0  # without a batch this long, check that the images can still be read
+
+
+class StoppedWaiting(Exception):
+    """A stop was requested while the feed waited for a batch."""
 
 
 class DataFeed:
     """One object for the stream, its (checkpointed) position and the skipped-image count."""
 
-    def __init__(self, make_dataset, position):
-        """make_dataset(start_index) → batched dataset; position: a tf.Variable (int64)."""
+    def __init__(self, make_dataset, position, stop=None, check_data=None, recheck_seconds=RECHECK_SECONDS):
+        """make_dataset(start_index) → batched dataset; position: a tf.Variable (int64);
+        stop: an object whose `requested` turns true when the run should stop (loop.StopRequest);
+        check_data(): raises UserError when no image can be read (see pipeline.check_readable),
+        called while a batch is long in coming (images gone mid-run, e.g. an unmounted drive)."""
         self.make_dataset = make_dataset
         self.position = position
+        self.stop = stop
+        self.check_data = check_data
+        self.recheck_polls = max(1, round(recheck_seconds / POLL_SECONDS))
         self.skipped = 0           # in this run
         self.new_skips = 0         # since the last call to take_new_skips()
         self.iterator = None
+        self.requests, self.results = queue.Queue(), queue.Queue()
 
     def next_batch(self):
         if self.iterator is None:
             self.iterator = iter(self.make_dataset(int(self.position.numpy())))
-        batch = next(self.iterator)
+            threading.Thread(target=self._fetch_forever, name="data-feed", daemon=True).start()
+        batch = self._wait_for_batch()
         indices = batch["index"].numpy()
         gap = int(indices[-1]) + 1 - int(self.position.numpy()) - len(indices)
         if gap > 0:
@@ -29,6 +50,32 @@ class DataFeed:
             self.new_skips += gap
         self.position.assign(int(indices[-1]) + 1)
         return batch
+
+    def _fetch_forever(self):
+        """Helper thread: one batch per request, so the stream never runs ahead of the position."""
+        while True:
+            self.requests.get()
+            try:
+                self.results.put((next(self.iterator), None))
+            except BaseException as problem:  # handed to the main thread, raised there
+                self.results.put((None, problem))
+
+    def _wait_for_batch(self):
+        self.requests.put(True)
+        polls = 0
+        while True:
+            try:
+                batch, problem = self.results.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if self.stop is not None and self.stop.requested:
+                    raise StoppedWaiting()
+                polls += 1
+                if self.check_data is not None and polls % self.recheck_polls == 0:
+                    self.check_data()
+                continue
+            if problem is not None:
+                raise problem
+            return batch
 
     def take_new_skips(self):
         """Images skipped since the last call (for the console)."""

@@ -2,7 +2,7 @@
 import textwrap
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from sggan.core.files import replaced_atomically
 
@@ -53,9 +53,20 @@ def save(array, path):
 
 
 def load_photo(path):
-    """Any image file → RGB uint8 array; None when the file is not a readable image."""
+    """Any image file → RGB uint8 array, upright as the camera's EXIF orientation says; None when the
+    file is not a readable image. 16-bit images are scaled to 8 bits (PIL alone would clip them)."""
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError):
+            return as_rgb8(ImageOps.exif_transpose(image))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
+
+
+def as_rgb8(image):
+    """A PIL image as an RGB uint8 array; 16- and 32-bit integer images are scaled, not clipped."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or pixels.max() > 255 else 255.0
+        grey = np.clip(np.round(pixels * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    return np.asarray(image.convert("RGB"))

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from sggan.core import checkpoints as ckpt
+from sggan.core.crash import disk_problem
 from sggan.core.errors import UserError
-from sggan.core.feed import DataFeed
+from sggan.core.feed import DataFeed, StoppedWaiting
+from sggan.core.files import write_json
 from sggan.core.monitor import Monitor
 
 
@@ -39,8 +41,9 @@ class Hook:
 
 
 class StopRequest:
-    """Ctrl-C / SIGTERM set a flag; the loop finishes its step, saves and exits. A second Ctrl-C
-    interrupts at once (the last checkpoint stays as it was)."""
+    """Ctrl-C / SIGTERM set a flag; the loop finishes its step, saves and exits (or, when the flag is
+    set while it waits for data, exits without saving). A second Ctrl-C interrupts at once (the
+    last checkpoint stays as it was)."""
 
     def __init__(self):
         self.requested = False
@@ -95,40 +98,69 @@ def _check_finite(losses, step, last_saved):
             f"checkpoint is {last_saved or 'none'} (it is kept). Lower --learn_rate or check the data")
 
 
-def train(cfg, task, make_dataset, hooks=()):
+def train(cfg, task, make_dataset, hooks=(), check_data=None):
     """Run (or resume) training to cfg['max_iters']; returns the path of the last checkpoint.
 
-    make_dataset(start_index) must return the batched training dataset starting at that element.
+    make_dataset(start_index) must return the batched training dataset starting at that element;
+    check_data() raises UserError when its images can no longer be read (see DataFeed).
+    config.json is written only once the run is known to proceed (the checkpoints fit).
     """
-    checkpoints, last_saved = _resume(cfg, task)
-    start = int(checkpoints.step.numpy())
-    if start >= cfg["max_iters"]:
-        print(f"already trained to iteration {start} (--max_iters {cfg['max_iters']}); nothing to do")
-        return last_saved
-    feed = DataFeed(make_dataset, checkpoints.data_position)
-    monitor = Monitor(cfg["exp_dir"], cfg["log_every"], cfg["max_iters"], start)
-    try:
-        with StopRequest() as stop:
-            for step in range(start, cfg["max_iters"]):
-                losses = {k: float(v) for k, v in task.iteration(step, feed.next_batch).items()}
-                _check_finite(losses, step, last_saved)
-                checkpoints.step.assign(step + 1)
-                skipped = feed.take_new_skips()
-                if skipped:
-                    monitor.message(f"warning: skipped {skipped} unreadable image(s) ({feed.skipped} so far in this run)")
-                monitor.scalars(step, losses)
-                monitor.progress(step, losses)
-                for hook in hooks:
-                    if step % hook.every == 0:
-                        monitor.report(step, hook.run(step))
-                done = step + 1
-                if done % cfg["save_every"] == 0 or done == cfg["max_iters"] or stop.requested:
-                    last_saved = checkpoints.save()
-                if stop.requested:
-                    monitor.message(f"stopped at iteration {done}; saved {last_saved}. "
-                                    "Run the same command again to resume.")
-                    return last_saved
-    finally:
-        monitor.close()
+    with StopRequest() as stop:
+        checkpoints, last_saved = _resume(cfg, task)
+        start = int(checkpoints.step.numpy())
+        if start >= cfg["max_iters"]:
+            print(f"already trained to iteration {start} (--max_iters {cfg['max_iters']}); nothing to do")
+            return last_saved
+        write_json(os.path.join(cfg["exp_dir"], "config.json"), cfg)
+        feed = DataFeed(make_dataset, checkpoints.data_position, stop, check_data)
+        monitor = Monitor(cfg["exp_dir"], cfg["log_every"], cfg["max_iters"], start)
+        try:
+            return _iterate(cfg, task, hooks, checkpoints, last_saved, feed, monitor, stop)
+        finally:
+            monitor.close()
+
+
+def _iterate(cfg, task, hooks, checkpoints, last_saved, feed, monitor, stop):
+    """The iterations from the restored step on; returns the path of the last checkpoint."""
+    for step in range(int(checkpoints.step.numpy()), cfg["max_iters"]):
+        if stop.requested:  # asked before the first iteration: nothing new to save
+            monitor.message(f"stopped before iteration {step}; the last checkpoint ({last_saved}) is kept")
+            return last_saved
+        try:
+            losses = {k: float(v) for k, v in task.iteration(step, feed.next_batch).items()}
+        except StoppedWaiting:
+            monitor.message(f"stopped while waiting for training data in iteration {step}; the last "
+                            f"checkpoint ({last_saved or 'none'}) is kept. Run the same command again to resume.")
+            return last_saved
+        _check_finite(losses, step, last_saved)
+        checkpoints.step.assign(step + 1)
+        skipped = feed.take_new_skips()
+        if skipped:
+            monitor.message(f"warning: skipped {skipped} unreadable image(s) ({feed.skipped} so far in this run)")
+        monitor.scalars(step, losses)
+        monitor.progress(step, losses)
+        for hook in hooks:
+            if step % hook.every == 0:
+                monitor.report(step, hook.run(step))
+        done = step + 1
+        if done % cfg["save_every"] == 0 or done == cfg["max_iters"] or stop.requested:
+            last_saved = _save(checkpoints, done, last_saved)
+        if stop.requested:
+            monitor.message(f"stopped at iteration {done}; saved {last_saved}. "
+                            "Run the same command again to resume.")
+            return last_saved
     monitor.message(f"training finished at iteration {cfg['max_iters']}; saved {last_saved}")
     return last_saved
+
+
+def _save(checkpoints, done, last_saved):
+    """Save a checkpoint; a full disk is a one-line error that names the checkpoint still intact."""
+    try:
+        return checkpoints.save()
+    except Exception as problem:  # TensorFlow reports a full disk as one of several OpErrors
+        reason = disk_problem(problem)
+        if reason is None:
+            raise
+        raise UserError(f"saving the checkpoint of iteration {done} failed: {reason}; the last complete "
+                        f"checkpoint ({last_saved or 'none'}) is kept. Free some space and run the same "
+                        "command again to resume") from problem

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from sggan.core.errors import warn
 from sggan.core.files import write_text
 
 
@@ -31,8 +32,11 @@ class Monitor:
         with self.writer.as_default(step=step):
             for name, value in values.items():
                 tf.summary.scalar(name, value)
-        self.jsonl.write(json.dumps({"step": step, **values}) + "\n")
-        self.jsonl.flush()
+        try:
+            self.jsonl.write(json.dumps({"step": step, **values}) + "\n")
+            self.jsonl.flush()
+        except OSError as problem:  # name the file: a full disk is reported as a user's problem
+            raise OSError(problem.errno, problem.strerror, self.jsonl_path) from problem
 
     def image(self, step, name, grid_uint8):
         with self.writer.as_default(step=step):
@@ -76,8 +80,12 @@ class Monitor:
         print(text, flush=True)
 
     def close(self):
-        self.writer.flush()
-        self.jsonl.close()
+        """Flush and close; a failure here (a full disk) must not hide the error that ended the run."""
+        for finish in (self.writer.flush, self.jsonl.close):
+            try:
+                finish()
+            except Exception:  # noqa: BLE001 - the run's own outcome is what the user needs to see
+                pass
 
 
 def _duration(seconds):
@@ -88,9 +96,27 @@ def _duration(seconds):
 
 
 def _truncate_jsonl(path, start_step):
-    """Drop lines of iterations ≥ start_step (left by a run that stopped after its last checkpoint)."""
+    """Drop lines of iterations ≥ start_step (left by a run that stopped after its last checkpoint)
+    and lines that cannot be read (the torn last line of a crash or a full disk), with a warning."""
     if not os.path.isfile(path):
         return
-    with open(path) as f:
-        kept = [line for line in f if line.strip() and json.loads(line).get("step", -1) < start_step]
+    kept, torn = [], 0
+    with open(path, errors="replace") as f:
+        for line in f:
+            record = _record(line)
+            if record is None:
+                torn += line.strip() != ""
+            elif record.get("step", -1) < start_step:
+                kept.append(line.rstrip("\n") + "\n")
+    if torn:
+        warn(f"{path}: dropped {torn} unreadable line(s) (torn by a crash or a full disk)")
     write_text(path, "".join(kept))
+
+
+def _record(line):
+    """One JSONL line as a dict, or None when it is not one."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("step", -1), int) else None

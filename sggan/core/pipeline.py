@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from sggan.core.errors import UserError
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 CELEBA_SHAPE = (218, 178)
@@ -115,6 +117,42 @@ def test_dataset(source, listing, image_size, batch_size, transform=SGGAN):
 
     data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).ignore_errors()
     return data.batch(batch_size).prefetch(AUTOTUNE)
+
+
+PROBE_LIMIT = 64  # images tried before a stream is declared unable to yield anything
+
+
+def check_readable(source, files, what, limit=PROBE_LIMIT):
+    """Refuse a list in which none of up to `limit` images (spread over the list) can be decoded.
+
+    The streams drop unreadable images; with none readable they would wait forever for a batch
+    (git LFS pointer files instead of JPEGs, or a failed unzip, do this).
+    """
+    step = max(1, len(files) // limit)
+    tried = []
+    for name in list(files)[::step][:limit]:
+        problem = _unreadable(source, name)
+        if problem is None:
+            return
+        tried.append(f"{name} ({problem})")
+    raise UserError(f"none of the {len(tried)} {what} images tried can be read, e.g. {'; '.join(tried[:3])}"
+                    + ("; these are git LFS pointers: run `git lfs pull`" if "LFS" in tried[0] else ""))
+
+
+def _unreadable(source, name):
+    """Why an image cannot be decoded, or None when it can."""
+    try:
+        data = source.read(name).numpy()
+    except tf.errors.OpError as problem:  # the file itself cannot be read
+        return problem.message.splitlines()[0][:80]
+    try:
+        tf.io.decode_image(data, channels=3, expand_animations=False)
+        return None
+    except tf.errors.OpError:
+        pass
+    if data.startswith(b"version https://git-lfs"):
+        return "a git LFS pointer file, not the image"
+    return "an empty file" if not data else f"not a JPEG/PNG image: starts {data[:12]!r}"
 
 
 class FolderSource:

@@ -93,15 +93,21 @@ def _layout(data_dir):
     if not os.path.isfile(names_path):
         raise UserError(f"{names_path} is missing: the TFRecord shards need their attribute-name record "
                         f"({'written by scripts/celeba_to_tfrecord.py' if own else 'attribute_list.tfrec'})")
-    if own:
-        names = tf.sparse.to_dense(_first_record(names_path, tf.io.VarLenFeature(tf.string))).numpy()
-        return own, [n.decode() for n in names], True
-    text = _first_record(names_path, tf.io.FixedLenFeature([], tf.string)).numpy().decode()
     try:
-        names = list(ast.literal_eval(f"[{text}]"))
-    except (SyntaxError, ValueError):
-        raise UserError(f"{names_path}: expected the names as 'A', 'B', …; got {text[:60]!r}")
-    return _original_shards(data_dir), names, False
+        if own:
+            names = tf.sparse.to_dense(_first_record(names_path, tf.io.VarLenFeature(tf.string))).numpy()
+            names = [n.decode() for n in names]
+        else:
+            text = _first_record(names_path, tf.io.FixedLenFeature([], tf.string)).numpy().decode()
+            names = [str(n) for n in ast.literal_eval(f"[{text}]")]
+    except (tf.errors.OpError, StopIteration, UnicodeDecodeError, SyntaxError, ValueError) as problem:
+        reason = _reason(problem) if isinstance(problem, tf.errors.OpError) else "no readable list of names"
+        raise UserError(f"{names_path} cannot be read ({reason}); write it again with "
+                        "scripts/celeba_to_tfrecord.py")
+    if not names or len(set(names)) != len(names):
+        raise UserError(f"{names_path} holds no attribute names or repeats one; write it again with "
+                        "scripts/celeba_to_tfrecord.py")
+    return (own or _original_shards(data_dir)), names, bool(own)
 
 
 def read_shards(data_dir):
@@ -118,8 +124,14 @@ def read_shards(data_dir):
             images.append(example["image"].numpy())
             labels.append(example["labels"].numpy())
     except tf.errors.OpError as problem:
-        raise UserError(f"the TFRecord shards in {data_dir} cannot be read: {problem.message.splitlines()[0]}")
+        raise UserError(f"the TFRecord shards in {data_dir} cannot be read: {_reason(problem)}")
     values = np.where(np.array(labels) == 1, 1, -1).astype(np.int8)
     pattern = SHARD_PATTERN if named else ORIGINAL_SHARD_PATTERN
     table = AttributeTable(os.path.join(data_dir, pattern), attribute_names, files, values)
     return table, TFRecordSource(files, images)
+
+
+def _reason(problem):
+    """TensorFlow's error message without its op and function-node decorations."""
+    text = re.sub(r"\{\{.*?\}\}\s*", "", problem.message.splitlines()[0])
+    return text.split(" [Op:")[0].strip()

@@ -36,7 +36,6 @@ def _model(cfg, ds):
 def train(cfg):
     ds = datasets.prepare(cfg)
     print(describe(cfg), flush=True)
-    write_json(os.path.join(cfg["exp_dir"], "config.json"), cfg)
     task = _model(cfg, ds)
     print(f"training SG-GAN: {len(ds.train.files)} training entries, {len(ds.test.files)} test images, "
           f"groups {', '.join(g.spec for g in ds.groups)}; generator "
@@ -51,7 +50,7 @@ def train(cfg):
 
     hooks = [loop.Hook("samples", cfg["sample_every"], evaluator.sample_hook(evaluator.fixed_batch())),
              loop.Hook("accuracy", cfg["eval_every"], evaluator.accuracy_hook)]
-    loop.train(cfg, task, make_dataset, hooks)
+    loop.train(cfg, task, make_dataset, hooks, check_data=ds.check_readable)
     return 0
 
 
@@ -61,8 +60,15 @@ def _trained_config(cfg):
     if not os.path.isfile(path):
         raise UserError(f"no trained experiment in {cfg['exp_dir']} (looked for {path}); train first "
                         "or point --exp_dir / --oper_name at one")
-    with open(path) as f:
-        trained = json.load(f)
+    try:
+        with open(path) as f:
+            trained = json.load(f)
+    except (ValueError, UnicodeDecodeError) as problem:
+        raise UserError(f"{path} is damaged ({problem}); restore it: it records the network settings "
+                        "the checkpoints were trained with")
+    lacking = [k for k in MODEL_FIELDS if not isinstance(trained, dict) or k not in trained]
+    if lacking:
+        raise UserError(f"{path} lacks {', '.join(lacking)}; was it written by this program?")
     changed = [k for k in MODEL_FIELDS if trained.get(k) != cfg.get(k)]
     if changed:
         warn(f"using the trained model's {', '.join(changed)} from {path}")

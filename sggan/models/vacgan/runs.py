@@ -43,7 +43,6 @@ def make_dataset(cfg, ds):
 def train(cfg):
     ds, task = _prepared(cfg)
     print(describe(cfg), flush=True)
-    write_json(os.path.join(cfg["exp_dir"], "config.json"), cfg)
     names = ds.table.names
     fixed = ds.test.classes[:5]  # five attribute vectors from the data, five noise draws each
     labels = [evaluation.describe_vector(names, v, [n for n in SHOWN if n in names]) for v in fixed]
@@ -62,13 +61,14 @@ def train(cfg):
                                    "of (generated face, attribute) pairs")
 
     loop.train(cfg, task, make_dataset(cfg, ds),
-               [loop.Hook("samples", cfg["sample_every"], samples), loop.Hook("agreement", cfg["eval_every"], agreement)])
+               [loop.Hook("samples", cfg["sample_every"], samples), loop.Hook("agreement", cfg["eval_every"], agreement)],
+               check_data=ds.check_readable)
     return 0
 
 
 def _restored(cfg):
     """The data and the task restored from the experiment's checkpoint (--test_step or the latest)."""
-    ds, task = _prepared(cfg, check_images=False)
+    ds, task = _prepared(cfg, check_images=cfg["mode"] == "fid")  # sampling reads no image
     return ds, task, loop.open_checkpoints(cfg, task).restore_for_use(cfg["test_step"])
 
 

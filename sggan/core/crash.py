@@ -1,0 +1,75 @@
+"""The last line of defence: an unexpected error becomes one `error:` line and a crash report file.
+
+A full disk or a folder without write permission is the user's to fix, not a bug: such OS errors
+become a plain `error:` line too. Anything else is written, with its full traceback, to
+<exp_dir>/crash-<time>.txt (or a temporary file when there is no experiment folder yet).
+"""
+import contextlib
+import errno
+import os
+import sys
+import tempfile
+import time
+import traceback
+
+from sggan.core.errors import UserError
+
+# OS errors that say something about the user's machine, not about this program.
+USER_FIXABLE = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                errno.EPERM: "operation not permitted"}
+# Those TensorFlow's C++ file writers report only as text inside a tf.errors.OpError.
+RECOGNISED_IN_TEXT = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+class InternalError(Exception):
+    """An unexpected error, already reported to a file: main.py prints it and exits with status 1."""
+
+
+def disk_problem(problem):
+    """A short explanation when `problem` is a full disk / permission error, else None."""
+    if isinstance(problem, OSError) and problem.errno in USER_FIXABLE:
+        where = f" ({problem.filename})" if problem.filename else ""
+        return USER_FIXABLE[problem.errno] + where
+    text = str(problem).strip()
+    for code in RECOGNISED_IN_TEXT:
+        if os.strerror(code) in text:
+            return f"{USER_FIXABLE[code]} ({text.splitlines()[0][:200]})"
+    return None
+
+
+def write_report(exc, exp_dir=None):
+    """Write the traceback of `exc` to a file; returns its path."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    header = f"{time.strftime('%Y-%m-%d %H:%M:%S')}  python {sys.version.split()[0]}  argv {sys.argv}\n\n"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    if exp_dir and os.path.isdir(exp_dir):
+        try:
+            path = os.path.join(exp_dir, f"crash-{stamp}.txt")
+            with open(path, "a") as f:
+                f.write(header + text)
+            return path
+        except OSError:
+            pass  # the folder is not writable: fall back to a temporary file
+    fd, path = tempfile.mkstemp(prefix=f"sggan-crash-{stamp}-", suffix=".txt")
+    with os.fdopen(fd, "w") as f:
+        f.write(header + text)
+    return path
+
+
+@contextlib.contextmanager
+def reported(exp_dir=None):
+    """Turn disk problems into UserError and any other unexpected Exception into InternalError."""
+    try:
+        yield
+    except (UserError, InternalError):
+        raise
+    except Exception as problem:  # the catch-all is the point: no bare traceback reaches the user
+        reason = disk_problem(problem)
+        if reason:
+            raise UserError(reason) from problem
+        path = write_report(problem, exp_dir)
+        summary = str(problem).strip().splitlines()
+        detail = f": {summary[0][:200]}" if summary else ""
+        raise InternalError(f"internal error ({type(problem).__name__}{detail}); "
+                            f"the full traceback is in {path}") from problem

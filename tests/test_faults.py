@@ -1,0 +1,454 @@
+"""Faults and hostile input (issue 13): nothing lost, nothing hangs, no traceback.
+
+One group of tests per numbered item of the issue: (1) unreadable data and stop requests,
+(2) a missing or damaged checkpoint index, (3) a full disk and torn files, (4) config.json of a
+refused run, (5) concurrent runs, (6) bad input, (7) own photos; then TensorFlow's chatter and the
+crash report of an unexpected error.
+"""
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import types
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import config
+import main
+from sggan.core import celeba, checkpoints, crash, datasets, feed, images, lock, loop, monitor
+from sggan.core.errors import UserError
+from sggan.core.lock import ExperimentLock
+from tests.conftest import ROOT, TINY, make_cfg
+
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 4321\n"
+
+
+# A bound, not a speed requirement: a run takes about 15 s here, but other jobs sharing the CPU can
+# slow TensorFlow's import several-fold; a hang would exceed any bound.
+BOUND_SECONDS = 120
+
+
+def run_main(*argv, timeout=BOUND_SECONDS, script=None):
+    return subprocess.run([sys.executable, script or os.path.join(ROOT, "main.py"), *map(str, argv)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+def only_error_line(result, *fragments):
+    """stderr is exactly one `error: …` line (no TensorFlow chatter, no traceback), exit status 2."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained_exp(demo_dir, tmp_path_factory):
+    """An experiment trained to iteration 4 (checkpoints 2 and 4), to be copied by each test."""
+    exp = tmp_path_factory.mktemp("faults") / "exp"
+    assert main.main(["--data_dir", demo_dir, "--exp_dir", str(exp), *TINY, "--max_iters", "4"]) == 0
+    return exp
+
+
+@pytest.fixture
+def experiment(trained_exp, demo_dir, tmp_path):
+    """A private copy of the trained experiment and the argv that trains or tests it."""
+    exp = shutil.copytree(trained_exp, tmp_path / "exp")
+    return str(exp), ["--data_dir", demo_dir, "--exp_dir", str(exp), *TINY]
+
+
+def copy_data(demo_dir, tmp_path):
+    return shutil.copytree(demo_dir, tmp_path / "faces")
+
+
+# 1. No readable image: an error, not a hang; a stop request honoured while waiting for data --------
+
+def test_lfs_pointers_instead_of_images_end_with_an_error_not_a_hang(demo_dir, tmp_path):
+    data = copy_data(demo_dir, tmp_path)
+    for name in os.listdir(os.path.join(data, "img_align_celeba")):
+        with open(os.path.join(data, "img_align_celeba", name), "wb") as f:
+            f.write(LFS_POINTER)
+    result = run_main("--data_dir", data, "--exp_dir", tmp_path / "exp", *TINY, "--max_iters", "4")
+    only_error_line(result, "none of the 64 training images tried can be read", "git LFS pointer", "git lfs pull")
+    assert not os.path.exists(tmp_path / "exp")  # the refused run left nothing behind
+
+
+def test_unreadable_test_images_are_an_error(demo_dir, tmp_path):
+    data = copy_data(demo_dir, tmp_path)
+    cfg = make_cfg("--data_dir", data, *TINY, "--mode", "test")
+    for name in datasets.prepare(cfg).test.files:
+        open(os.path.join(data, "img_align_celeba", name), "wb").close()
+    with pytest.raises(UserError, match="none of the 16 test images tried can be read.*an empty file"):
+        datasets.prepare(cfg)
+
+
+class FakeTask:
+    """A task without networks whose iteration only asks for a batch."""
+    networks, optimizers, state = {}, {}, {}
+
+    def iteration(self, step, next_batch):
+        next_batch()
+        return {"loss": 0.0}
+
+
+def never_yielding(start_index):
+    """A stream whose every element fails and is dropped: it never produces a batch."""
+    def broken(index):
+        image = tf.io.decode_image(tf.constant(LFS_POINTER), channels=3, expand_animations=False)
+        return {"image": image, "index": index}
+    return tf.data.Dataset.range(start_index, 2 ** 62).map(broken).ignore_errors().batch(2)
+
+
+def test_stop_request_is_honoured_while_waiting_for_data(tmp_path, capsys):
+    cfg = make_cfg("--exp_dir", tmp_path / "exp", "--max_iters", "3")
+
+    def make_dataset(start_index):  # called by the feed, inside the loop's signal handling
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        return never_yielding(start_index)
+    assert loop.train(cfg, FakeTask(), make_dataset) is None
+    out = capsys.readouterr().out
+    assert "stopped while waiting for training data in iteration 0" in out
+    assert checkpoints.saved(os.path.join(cfg["exp_dir"], "checkpoints")) == []
+
+
+def test_images_gone_mid_run_end_with_the_readability_error():
+    def check_data():
+        raise UserError("none of the 64 training images tried can be read")
+    data_feed = feed.DataFeed(never_yielding, tf.Variable(0, dtype=tf.int64), check_data=check_data,
+                              recheck_seconds=0)
+    with pytest.raises(UserError, match="none of the 64 training images"):
+        data_feed.next_batch()
+
+
+def test_feed_raises_when_stop_was_requested():
+    data_feed = feed.DataFeed(never_yielding, tf.Variable(0, dtype=tf.int64), types.SimpleNamespace(requested=True))
+    with pytest.raises(feed.StoppedWaiting):
+        data_feed.next_batch()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_setup_ends_cleanly(demo_dir, tmp_path, sig):
+    """A stop while the run starts (here: once it has printed its configuration) ends with a message,
+    never a traceback: 130 before the loop, or 0 after a graceful stop in it."""
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), "--data_dir", demo_dir,
+                                "--exp_dir", tmp_path / "exp", *TINY, "--max_iters", "1000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    watchdog = threading.Timer(300, process.kill)  # only if the run never starts
+    watchdog.start()
+    assert process.stdout.readline().startswith("configuration:")
+    watchdog.cancel()
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=BOUND_SECONDS)
+    assert "Traceback" not in err
+    assert (process.returncode == 130 and "interrupted" in err) or (process.returncode == 0 and "stopped" in out), err
+
+
+# 2. Checkpoints found from the files when the index is missing or damaged --------------------------
+
+def test_missing_index_resumes_from_the_files_and_is_rebuilt(experiment, capsys):
+    exp, argv = experiment
+    os.remove(os.path.join(exp, "checkpoints", "checkpoint"))
+    assert main.main([*argv, "--max_iters", "6"]) == 0
+    captured = capsys.readouterr()
+    assert "resuming from" in captured.out and "ckpt-4 (iteration 4)" in captured.out
+    assert "rebuilt it from the files (ckpt-2, ckpt-4)" in captured.err
+    state = tf.train.get_checkpoint_state(os.path.join(exp, "checkpoints"))
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == ["ckpt-2", "ckpt-4", "ckpt-6"]
+
+
+def test_garbage_index_in_test_mode_finds_the_checkpoints(experiment, capsys):
+    exp, argv = experiment
+    with open(os.path.join(exp, "checkpoints", "checkpoint"), "w") as f:
+        f.write("garbage {{{\n")
+    assert main.main([*argv, "--mode", "test", "--num_test", "4"]) == 0
+    assert "(iteration 4)" in capsys.readouterr().out
+    assert json.load(open(os.path.join(exp, "test", "metrics.json")))["checkpoint"].endswith("ckpt-4")
+
+
+# 3. Full disk and torn files --------------------------------------------------------------------
+
+def enospc(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_full_disk_while_saving_a_checkpoint(experiment, monkeypatch):
+    exp, argv = experiment
+    before = open(os.path.join(exp, "losses.jsonl")).read()
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", enospc)
+    with pytest.raises(UserError, match=r"saving the checkpoint of iteration 6 failed: the disk is full; "
+                                        r"the last complete checkpoint \(.*ckpt-4\) is kept"):
+        main.main([*argv, "--max_iters", "6"])
+    assert [s for s, _ in checkpoints.saved(os.path.join(exp, "checkpoints"))] == [2, 4]
+    after = open(os.path.join(exp, "losses.jsonl")).read()
+    assert after.startswith(before) and all(json.loads(line) for line in after.splitlines())
+
+
+class HalfWriter:
+    """A file whose write stores half of the text, then fails as a full disk does."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, text):
+        self.f.write(text[:len(text) // 2])
+        self.f.flush()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __iter__(self):
+        return iter(self.f)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def test_full_disk_in_the_loss_log_then_resume_tolerates_the_torn_line(experiment, monkeypatch, capsys):
+    exp, argv = experiment
+    monkeypatch.setattr(monitor, "open", lambda *a, **k: HalfWriter(open(*a, **k)), raising=False)
+    with pytest.raises(UserError, match="the disk is full .*losses.jsonl"):
+        main.main([*argv, "--max_iters", "6"])
+    log = open(os.path.join(exp, "losses.jsonl")).read()
+    assert not log.endswith("\n")  # the torn line is there
+    monkeypatch.undo()
+    assert main.main([*argv, "--max_iters", "6"]) == 0
+    assert "dropped 1 unreadable line(s)" in capsys.readouterr().err
+    steps = [json.loads(line)["step"] for line in open(os.path.join(exp, "losses.jsonl"))]
+    assert sorted(set(steps)) == list(range(6))
+
+
+def test_unparsable_loss_log_lines_are_dropped_on_resume(tmp_path, capsys):
+    path = tmp_path / "losses.jsonl"
+    path.write_text('{"step": 0, "d_loss": 1.0}\nnot json\n[1, 2]\n{"step": 5, "d_loss": 2.0}\n{"step": 1, "d_lo')
+    monitor._truncate_jsonl(str(path), start_step=4)
+    assert path.read_text() == '{"step": 0, "d_loss": 1.0}\n'
+    assert "dropped 3 unreadable line(s)" in capsys.readouterr().err
+
+
+def test_truncated_config_json_in_test_mode(experiment):
+    exp, argv = experiment
+    path = os.path.join(exp, "config.json")
+    text = open(path).read()
+    open(path, "w").write(text[:len(text) // 2])
+    with pytest.raises(UserError, match="config.json is damaged"):
+        main.main([*argv, "--mode", "test"])
+
+
+def test_disk_problems_from_tensorflow_are_user_errors():
+    assert crash.disk_problem(OSError(errno.ENOSPC, "No space left on device", "x")) == "the disk is full (x)"
+    assert "the disk is full" in crash.disk_problem(tf.errors.ResourceExhaustedError(None, None, "No space left on device"))
+    assert crash.disk_problem(ValueError("something else")) is None
+
+
+# 4. A refused run does not rewrite config.json ------------------------------------------------------
+
+def test_refused_run_keeps_config_json(experiment):
+    exp, argv = experiment
+    path = os.path.join(exp, "config.json")
+    before = open(path).read()
+    with pytest.raises(UserError, match="none can be read with this configuration"):
+        main.main([*argv, "--max_iters", "6", "--ngf", "8"])
+    assert open(path).read() == before
+    assert main.main([*argv, "--mode", "test", "--num_test", "4"]) == 0  # still testable
+
+
+# 5. One training run per experiment folder ------------------------------------------------------------
+
+def test_second_training_run_is_refused_naming_the_holder(experiment):
+    exp, argv = experiment
+    with ExperimentLock(str(exp)):
+        with pytest.raises(UserError, match=f"in use by another training run \\(pid {os.getpid()} on "):
+            main.main([*argv, "--max_iters", "6"])
+        assert main.main([*argv, "--mode", "test", "--num_test", "4"]) == 0  # reading is allowed
+
+
+def test_stale_lock_of_a_dead_run_is_taken_over(experiment, capsys):
+    exp, argv = experiment
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with open(os.path.join(exp, "run.lock"), "w") as f:
+        f.write(f"pid {dead.stdout.strip()} on this machine\n")
+    assert main.main([*argv, "--max_iters", "4"]) == 0
+    assert "already trained to iteration 4" in capsys.readouterr().out
+
+
+# 6. Bad input: one `error:` line ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("content,fragment", [
+    (os.urandom(2000) + b"\0", "is a binary file"),
+    ("200\nMäle Smiling\n".encode("latin-1"), "line 2: not UTF-8 text"),
+    (b"2\nMale Smiling\na.jpg 1.0 -1\nb.jpg 1 -1\n", "line 3: attribute values must be 1 or -1, found '1.0'"),
+    (b"2\nMale Smiling\na.jpg yes -1\nb.jpg 1 -1\n", "found 'yes' for Male"),
+    (b"2\nMale Male\na.jpg 1 -1\nb.jpg 1 -1\n", "attribute name(s) listed more than once: Male"),
+])
+def test_bad_attribute_files(tmp_path, content, fragment):
+    (tmp_path / "list_attr_celeba.txt").write_bytes(content)
+    with pytest.raises(UserError) as problem:
+        celeba.read_attributes(str(tmp_path))
+    assert fragment in str(problem.value)
+
+
+@pytest.mark.parametrize("content,fragment", [
+    (b"\xff\xfe\x00garbage", "is a binary file"),
+    (b"image_id,Male\na.jpg,\"1\n", "line 2: not readable as CSV"),
+    (b"image_id,Male\na.jpg,1,1\n", "line 2: expected a file name and 1 values"),
+])
+def test_bad_csv_attribute_files(tmp_path, content, fragment):
+    (tmp_path / "list_attr_celeba.csv").write_bytes(content)
+    with pytest.raises(UserError, match=fragment):
+        celeba.read_attributes(str(tmp_path))
+
+
+def test_binary_partition_file(demo_dir, tmp_path):
+    data = copy_data(demo_dir, tmp_path)
+    with open(os.path.join(data, "list_eval_partition.txt"), "wb") as f:
+        f.write("000001.jpg 0\n00000ä.jpg 2\n".encode("latin-1"))
+    with pytest.raises(UserError, match="list_eval_partition.txt line 2: not UTF-8 text"):
+        datasets.prepare(make_cfg("--data_dir", data, *TINY))
+
+
+def test_garbage_tfrecord_names_shard(demo_dir, tmp_path):
+    from sggan.core import tfrecord
+    table = celeba.read_attributes(demo_dir)
+    out = str(tmp_path / "shards")
+    tfrecord.write_shards(table, os.path.join(demo_dir, "img_align_celeba"), out, shard_size=100)
+    with open(os.path.join(out, tfrecord.NAMES_FILE), "wb") as f:
+        f.write(os.urandom(200))
+    with pytest.raises(UserError, match="attributes.tfrecord cannot be read"):
+        tfrecord.read_shards(out)
+
+
+def config_module(settings=None, presets=None, **names):
+    values = {k: getattr(config, k) for k in ("OPER_FLAG", "OPER_NAME")}
+    values.update(names)
+    return types.SimpleNamespace(SETTINGS=settings if settings is not None else dict(config.SETTINGS),
+                                 PRESETS=presets if presets is not None else config.PRESETS, **values)
+
+
+@pytest.mark.parametrize("change,fragment", [
+    ({"batch_size": "8"}, "config.py SETTINGS['batch_size'] expects an integer, got '8' (str)"),
+    ({"ngf": 64.0}, "SETTINGS['ngf'] expects an integer, got 64.0 (float)"),
+    ({"learn_rate": "fast"}, "SETTINGS['learn_rate'] expects a number"),
+    ({"no_sp": 1}, "SETTINGS['no_sp'] expects True or False"),
+    ({"attributes": "Male"}, "SETTINGS['attributes'] must be a non-empty list"),
+    ({"loss": "wgan"}, "SETTINGS['loss'] must be one of wgan-gp, hinge, lsgan, nsgan"),
+    ({"beta2": 1.5}, "SETTINGS['beta2'] must be below 1.0"),
+    ({"learn_rate": float("nan")}, "SETTINGS['learn_rate'] must be a finite number"),
+    ({"batch_sise": 8}, "unknown setting(s) 'batch_sise' (did you mean 'batch_size'?)"),
+    ({"image_size": None}, "SETTINGS['image_size'] must be set"),
+])
+def test_config_py_is_checked_like_the_command_line(change, fragment):
+    with pytest.raises(UserError) as problem:
+        make_cfg(module=config_module({**config.SETTINGS, **change}))
+    assert fragment in str(problem.value)
+
+
+def test_config_py_missing_keys_and_bad_presets():
+    settings = {k: v for k, v in config.SETTINGS.items() if k not in ("ngf", "keep")}
+    with pytest.raises(UserError, match="SETTINGS lacks 'ngf', 'keep'"):
+        make_cfg(module=config_module(settings))
+    presets = {**config.PRESETS, "demo": {**config.PRESETS["demo"], "n_block": 2}}
+    with pytest.raises(UserError, match=r"PRESETS\['demo'\] has unknown setting\(s\) 'n_block' \(did you mean 'n_blocks'\?\)"):
+        make_cfg(module=config_module(presets=presets))
+    with pytest.raises(UserError, match="OPER_FLAG in config.py must be 0"):
+        make_cfg(module=config_module(OPER_FLAG="1"))
+
+
+def test_config_py_syntax_error_is_one_line_with_the_line_number(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(os.path.join(ROOT, "main.py"), tree)
+    os.symlink(os.path.join(ROOT, "sggan"), tree / "sggan")
+    source = open(os.path.join(ROOT, "config.py")).read().replace('"ngf": 64,', '"ngf": 64,,')
+    (tree / "config.py").write_text(source)
+    line = source[:source.index('"ngf": 64,,')].count("\n") + 1
+    only_error_line(run_main("--dry_run", script=tree / "main.py"), f"config.py line {line}: invalid syntax")
+    (tree / "config.py").write_text(source.replace('"ngf": 64,,', '"ngf": 64 // 0,'))
+    only_error_line(run_main("--dry_run", script=tree / "main.py"), "config.py line", "ZeroDivisionError")
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--labelled", "nan"], "--labelled must be a finite number, got nan"),
+    (["--labelled", "inf"], "--labelled must be a finite number, got inf"),
+    (["--seed", "4294967296"], "--seed must be at most 4294967295"),
+    (["--beta1", "1.5"], "--beta1 must be below 1.0"),
+    (["--beta2", "1"], "--beta2 must be below 1.0"),
+    (["--beta1", "-0.1"], "--beta1 must be at least 0.0"),
+    (["--learn_rate", "nan"], "--learn_rate must be a finite number"),
+    (["--g_learn_rate", "inf"], "--g_learn_rate must be a finite number"),
+    (["--lam_gp=-inf"], "--lam_gp must be a finite number"),
+    (["--test_fraction", "1"], "--test_fraction must be below 1.0"),
+])
+def test_non_finite_and_out_of_range_flags(argv, fragment):
+    with pytest.raises(UserError) as problem:
+        make_cfg(*argv)
+    assert fragment in str(problem.value)
+
+
+def test_exp_dir_naming_a_file(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        make_cfg("--exp_dir", tmp_path / "afile")
+
+
+def test_unwritable_experiment_folder(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / "exp" / "run.lock"))
+    monkeypatch.setattr(lock, "open", refuse, raising=False)
+    with pytest.raises(UserError, match="cannot write to the experiment folder .*Permission denied"):
+        with ExperimentLock(str(tmp_path / "exp")):
+            pass
+
+
+# 7. Own photos ---------------------------------------------------------------------------------------
+
+def test_photo_exif_orientation_is_applied(tmp_path):
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :20] = 255  # left half white as stored
+    photo = Image.fromarray(pixels)
+    exif = photo.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    photo.save(tmp_path / "phone.jpg", exif=exif)
+    loaded = images.load_photo(str(tmp_path / "phone.jpg"))
+    assert loaded.shape == (40, 20, 3)
+    assert loaded[:15].mean() > 200 and loaded[-15:].mean() < 50  # the white half is now on top
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    ramp = np.linspace(0, 65535, 32 * 64).reshape(32, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    loaded = images.load_photo(str(tmp_path / "deep.png"))
+    assert loaded.dtype == np.uint8 and loaded.shape == (32, 64, 3)
+    assert loaded.min() == 0 and loaded.max() == 255 and 120 <= loaded.mean() <= 135
+
+
+# TensorFlow's chatter; unexpected errors ----------------------------------------------------------
+
+def test_no_tensorflow_chatter_before_an_error(demo_dir):
+    """The attribute check runs after TensorFlow is loaded: stderr holds the error line only."""
+    only_error_line(run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--attributes", "Blond_Hiar"),
+                    "unknown attribute 'Blond_Hiar'")
+
+
+def test_unexpected_error_gives_one_line_and_a_crash_report(tmp_path, monkeypatch, capsys):
+    def broken(cfg):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(main.MODELS["sggan"], "dry_run", broken)
+    monkeypatch.setattr(main.startup, "interrupt_on_sigterm", lambda: None)
+    os.makedirs(tmp_path / "exp")
+    assert main.run(["--dry_run", "--exp_dir", str(tmp_path / "exp")]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: internal error (RuntimeError: a bug); the full traceback is in ")
+    report = lines[0].rsplit(" ", 1)[1]
+    assert os.path.dirname(report) == str(tmp_path / "exp")
+    assert "Traceback" in open(report).read() and "a bug" in open(report).read()
