@@ -142,7 +142,7 @@ def check_readable(source, files, what, limit=PROBE_LIMIT):
 def _unreadable(source, name):
     """Why an image cannot be decoded, or None when it can."""
     try:
-        data = source.read(name).numpy()
+        data = source.read(tf.constant(name)).numpy()
     except tf.errors.OpError as problem:  # the file itself cannot be read
         return problem.message.splitlines()[0][:80]
     try:
