@@ -77,7 +77,7 @@ class TFRecordSource:
             tf.lookup.KeyValueTensorInitializer(tf.constant(names), tf.constant(images)), default_value=b"")
 
     def read(self, name):
-        return self.table.lookup(name)
+        return self.table.lookup(tf.convert_to_tensor(name, tf.string))
 
 
 def _first_record(path, feature):
