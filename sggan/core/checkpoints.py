@@ -119,7 +119,7 @@ class Checkpoints:
         problems = []
         for label, names in (("missing", missing), ("not in this model", unexpected), ("of another shape", reshaped)):
             if names:
-                shown = ", ".join(n.split("/.ATTRIBUTES")[0].replace(".S", "/") for n in names[:3])
+                shown = ", ".join(_readable(n) for n in names[:3])
                 problems.append(f"{len(names)} weight(s) {label} (e.g. {shown})")
         return "; ".join(problems)
 
@@ -170,6 +170,12 @@ class Checkpoints:
     def describe_available(self):
         steps = [str(s) for s, _ in self.available()]
         return ", ".join(steps) if steps else "none"
+
+
+def _readable(key):
+    """A checkpoint key back as the variable's path: `generator/.../kernel`."""
+    escaped = key.split("/", 1)[1].split("/.ATTRIBUTES")[0]
+    return escaped.replace(".S", "/").replace("..", ".")
 
 
 def _reason(problem):
