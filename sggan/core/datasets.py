@@ -31,6 +31,10 @@ class Dataset:
                 "labelled_entries": int(labelled.sum()),
                 "positives": int(len(np.unique(self.train.rows[labelled & (self.train.classes[:, a] == 1)]))),
             }
+            if group.n_classes > 2:  # labelled images per class
+                groups[group.spec]["classes"] = {
+                    name: int(len(np.unique(self.train.rows[labelled & (self.train.classes[:, a] == c)])))
+                    for c, name in enumerate(group.class_names)}
         return {"train_images": int(len(np.unique(self.train.rows))), "train_entries": int(len(self.train.files)),
                 "test_images": int(len(self.test.files)), "groups": groups}
 

@@ -31,8 +31,9 @@ OPTIONS = {
     "image_dir": Option("image folder (default: celebA/ or img_align_celeba/ under data_dir)", type=str),
     "data_format": Option("read images from a folder or from TFRecord shards (auto: shards if present)",
                           choices=("auto", "folder", "tfrecord")),
-    "attributes": Option("attribute groups: NAME, or A/B for a two-way group (A = class 0, B = class 1), "
-                         "each optionally followed by -C to leave images with C unlabelled",
+    "attributes": Option("attribute groups: NAME, A/B (A = class 0, B = class 1), A/B/C… (class i: exactly "
+                         "the i-th name set), each optionally followed by -C to leave images with C "
+                         "unlabelled; or NAME=BINS on a numeric label, e.g. age=0-19,20-39,40-",
                          nargs="+"),
     "split": Option("train/test split: lines (the original: test = images 3..4999), "
                     "partition (list_eval_partition.txt), fraction (last --test_fraction held out)",

@@ -29,7 +29,7 @@ def _model(cfg, ds):
     """Networks, optimisers and random state, created in the current tf.distribute strategy's scope."""
     outputs = output_layout(ds.groups)
     with tf.distribute.get_strategy().scope():
-        generator, discriminator = networks.build(cfg, outputs, len(ds.groups))
+        generator, discriminator = networks.build(cfg, outputs)
         return SGGANTask(cfg, generator, discriminator, outputs, len(ds.groups))
 
 
