@@ -88,6 +88,14 @@ PRESETS = {
         "eval_every": 200,
         "save_every": 200,
     },
+    # `--preset utkface_age`: age (and gender) editing on UTKFace's aligned-and-cropped faces,
+    # labels read from the file names (README, "UTKFace"); the rest is the paper's settings.
+    "utkface_age": {
+        "data_dir": "./data/utkface",   # the UTKFace/ folder, or the folder holding it
+        "attributes": ["age=0-19,20-39,40-59,60-", "gender=male,female"],
+        "split": "fraction",            # no official split: the last 10% of a fixed shuffle
+        "test_fraction": 0.1,
+    },
     # `--model vacgan`: the CelebA-Conditional-GAN (VAC+GAN) defaults.
     "vacgan": {
         "image_size": 64,

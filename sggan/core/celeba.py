@@ -5,7 +5,7 @@ Pure Python and NumPy; the tf.data pipeline that decodes the images lives in dat
 import csv
 import difflib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +29,7 @@ class AttributeTable:
     names: list
     files: list
     values: np.ndarray  # integers [images, attributes] (CelebA: int8 +1/-1)
+    value_names: dict = field(default_factory=dict)  # column → names of its values 0, 1, … (UTKFace)
 
     def column(self, name):
         return self.values[:, self.names.index(name)]
@@ -44,7 +45,8 @@ def read_attributes(data_dir):
         if os.path.isfile(path):
             return parse_attribute_csv(path) if name.endswith(".csv") else parse_attribute_txt(path)
     raise UserError(f"no attribute file in {data_dir}: expected {' or '.join(ATTRIBUTE_FILES)} "
-                    "(download it from the CelebA site next to the images)")
+                    "(download it from the CelebA site next to the images), or UTKFace images named "
+                    "[age]_[gender]_[race]_[date&time].jpg")
 
 
 def parse_attribute_txt(path):
@@ -115,6 +117,7 @@ class Group:
     columns: tuple      # single: (name,); names: one per class; bins: (column,)
     bins: tuple = ()    # bins: (low, high) per class, high None = no upper end
     exclude: tuple = ()
+    titles: tuple = ()  # bins: display names of the classes when the values have names
 
     @property
     def n_classes(self):
@@ -132,7 +135,7 @@ class Group:
             return (f"not {self.columns[0]}", self.columns[0])
         if self.kind == "names":
             return self.columns
-        return tuple(f"{self.columns[0]} {_bin_text(low, high)}" for low, high in self.bins)
+        return self.titles or tuple(f"{self.columns[0]} {_bin_text(low, high)}" for low, high in self.bins)
 
     def labels(self, table):
         """Per image: class (int32) and whether the image is labelled for this group."""
@@ -158,10 +161,13 @@ def _bin_text(low, high):
     return f"{low}-" if high is None else str(low) if high == low else f"{low}-{high}"
 
 
-def parse_group(spec, names):
-    """Read the group notation (see Group), checking every name against the attribute table."""
+def parse_group(spec, names, value_names=None):
+    """Read the group notation (see Group), checking every name against the attribute table.
+
+    value_names: column → names of its values (a bin may then be a name: gender=male,female).
+    """
     if "=" in spec:
-        return _parse_bins(spec, names)
+        return _parse_bins(spec, names, (value_names or {}))
     main, *excluded = spec.split("-")
     parts = main.split("/")
     if not all(parts) or not all(excluded) or len(set(parts)) != len(parts):
@@ -173,17 +179,24 @@ def parse_group(spec, names):
     return Group(spec, kind, tuple(parts), exclude=tuple(excluded))
 
 
-def _parse_bins(spec, names):
+def _parse_bins(spec, names, value_names):
     """`column=low-high,low-,value,…` → a bins group; bins must not overlap."""
     column, _, text = spec.partition("=")
     _check_name(column, spec, names)
-    bins = []
+    known = list(value_names.get(column, ()))
+    bins, titles = [], []
     for token in text.split(","):
-        low, dash, high = token.strip().partition("-")
+        token = token.strip()
+        if token in known:
+            bins.append((known.index(token), known.index(token)))
+            titles.append(token)
+            continue
+        low, dash, high = token.partition("-")
         try:
             bin_ = (int(low), None if dash and not high else int(high or low))
         except ValueError:
-            raise UserError(f"group {spec!r}: bin {token!r} is not LOW-HIGH, LOW- or VALUE (whole numbers)")
+            named = f" or one of {', '.join(known)}" if known else ""
+            raise UserError(f"group {spec!r}: bin {token!r} is not LOW-HIGH, LOW- or VALUE (whole numbers){named}")
         if bin_[1] is not None and bin_[1] < bin_[0]:
             raise UserError(f"group {spec!r}: bin {token!r} ends before it starts")
         bins.append(bin_)
@@ -193,7 +206,8 @@ def _parse_bins(spec, names):
     for (_, high), (low, _) in zip(ordered, ordered[1:]):
         if high is None or high >= low:
             raise UserError(f"group {spec!r}: bins overlap")
-    return Group(spec, "bins", (column,), tuple(bins))
+    titles = tuple(titles) if len(titles) == len(bins) else ()
+    return Group(spec, "bins", (column,), tuple(bins), titles=titles)
 
 
 def _check_name(name, spec, names):

@@ -87,7 +87,7 @@ OPTIONS = {
 }
 
 
-def _parser(settings, modes):
+def _parser(settings, modes, presets):
     parser = argparse.ArgumentParser(
         prog="main.py",
         description="SG-GAN (sparsely grouped facial attribute editing) and VAC+GAN, in TensorFlow 2. "
@@ -97,6 +97,8 @@ def _parser(settings, modes):
     parser.add_argument("--oper_name", help="experiment name (default: OPER_NAME in config.py)")
     parser.add_argument("--demo", action="store_true",
                         help="train/test on the bundled procedural faces with a small preset")
+    parser.add_argument("--preset", choices=presets,
+                        help="apply one of config.py's PRESETS (e.g. utkface_age); flags still win")
     parser.add_argument("--dry_run", action="store_true",
                         help="check data and config, print a JSON summary, exit")
     for name, opt in OPTIONS.items():
@@ -147,7 +149,7 @@ def parse_config(argv, config_module, models):
     """
     settings = dict(config_module.SETTINGS)
     modes = list(dict.fromkeys(mode for model in models.values() for mode in model.MODES))
-    parser = _parser(settings, modes)
+    parser = _parser(settings, modes, sorted(config_module.PRESETS))
     parser.error = _raise_user_error  # one-line error, exit 2, through main.py
     args, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -157,14 +159,16 @@ def parse_config(argv, config_module, models):
     if model_name not in models:
         raise UserError(f"unknown model {model_name!r} (--model or config.py); choose one of {', '.join(models)}")
     model = models[model_name]
-    presets = [name for name in (model.PRESET, model.DEMO_PRESET if args.demo else None) if name]
+    if args.demo and args.preset:
+        raise UserError("--demo brings its own preset; use either --demo or --preset")
+    presets = [name for name in (model.PRESET, args.preset, model.DEMO_PRESET if args.demo else None) if name]
     for name in presets:
         settings.update(config_module.PRESETS[name])
     settings.update(given)
     settings["mode"] = args.mode or ("test" if config_module.OPER_FLAG == 1 else "train")
     if config_module.OPER_FLAG not in (0, 1):
         raise UserError(f"OPER_FLAG in config.py must be 0 (train) or 1 (test), not {config_module.OPER_FLAG!r}")
-    suffix = model.EXPERIMENT_SUFFIX + ("_demo" if args.demo else "")
+    suffix = model.EXPERIMENT_SUFFIX + ("_demo" if args.demo else "") + (f"_{args.preset}" if args.preset else "")
     oper_name = args.oper_name or config_module.OPER_NAME + suffix
     settings["oper_name"] = oper_name
     settings["exp_dir"] = args.exp_dir or f"train_log_{oper_name}"
