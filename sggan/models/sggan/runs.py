@@ -9,7 +9,7 @@ from sggan.core import datasets, fid, images, loop, pipeline
 from sggan.core.errors import UserError, warn
 from sggan.core.files import write_json
 from sggan.core.options import describe
-from sggan.models.sggan import evaluation, networks
+from sggan.models.sggan import editor, evaluation, networks
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
 
@@ -146,4 +146,14 @@ def _photo_to_model(pixels, image_size):
     return pipeline.to_model_range(pixels[top:top + side, left:left + side], image_size)
 
 
-MODES = {"train": train, "test": test, "fid": frechet}
+def export(cfg):
+    """Write the trained generator as a SavedModel (see editor.py) into <exp_dir>/export/."""
+    cfg, _, task, restored, step = _restored(cfg, check_images=False)
+    path = editor.save(task.generator, [o.title for o in task.outputs], cfg["image_size"], cfg["exp_dir"])
+    keys = ", ".join(editor.output_keys([o.title for o in task.outputs]))
+    print(f"exported {restored} (iteration {step}) to {path}: signatures serving_default (uint8) and "
+          f"edit_float ([-1, 1]), outputs {keys}")
+    return 0
+
+
+MODES = {"train": train, "test": test, "fid": frechet, "export": export}
