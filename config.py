@@ -60,6 +60,7 @@ SETTINGS = {
     "num_test": None,               # test only the first N test images
     "input": None,                  # your own photos: files or folders
     "save_single": False,           # also write each output as its own image file
+    "align": True,                  # --input: find faces (MTCNN), align like CelebA, paste edits back
     # --- VAC+GAN -----------------------------------------------------------------------
     "z_dim": 100,
     "set": None,                    # attribute settings for --mode sample, e.g. Male=1 Smiling=1

@@ -81,6 +81,8 @@ OPTIONS = {
     "num_test": Option("test only the first N test images", type=int, positive=True),
     "input": Option("your own photos (files or folders) for test mode", type=str, nargs="+"),
     "save_single": Option("in test mode also write each output as its own file", flag=True),
+    "align": Option("--input photos: find every face (MTCNN), align it like CelebA and paste its edits back "
+                    "into the full photo; false: use each photo's centre square as it is", flag=True),
     "z_dim": Option("VAC+GAN noise size", positive=True),
     "set": Option("VAC+GAN sample mode: attribute settings NAME=0|1", type=str, nargs="+"),
     "fid_images": Option("images per side for --mode fid", positive=True),
