@@ -60,6 +60,7 @@ SETTINGS = {
     "num_test": None,               # test only the first N test images
     "input": None,                  # your own photos: files or folders
     "save_single": False,           # also write each output as its own image file
+    "align": True,                  # --input: find faces (MTCNN), align like CelebA, paste edits back
     # --- VAC+GAN -----------------------------------------------------------------------
     "z_dim": 100,
     "set": None,                    # attribute settings for --mode sample, e.g. Male=1 Smiling=1
@@ -88,6 +89,14 @@ PRESETS = {
         "sample_every": 100,
         "eval_every": 200,
         "save_every": 200,
+    },
+    # `--preset utkface_age`: age (and gender) editing on UTKFace's aligned-and-cropped faces,
+    # labels read from the file names (README, "UTKFace"); the rest is the paper's settings.
+    "utkface_age": {
+        "data_dir": "./data/utkface",   # the UTKFace/ folder, or the folder holding it
+        "attributes": ["age=0-19,20-39,40-59,60-", "gender=male,female"],
+        "split": "fraction",            # no official split: the last 10% of a fixed shuffle
+        "test_fraction": 0.1,
     },
     # `--model vacgan`: the CelebA-Conditional-GAN (VAC+GAN) defaults.
     "vacgan": {

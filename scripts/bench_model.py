@@ -60,9 +60,9 @@ def graph_flops(function, *args):
 def bench(name, iters):
     cfg = dict(config.SETTINGS)
     cfg.update(PRESETS[name])
-    groups = [celeba.Group(f"group{a}", on=f"attribute{a}") for a in range(4)]
+    groups = [celeba.Group(f"group{a}", "single", (f"attribute{a}",)) for a in range(4)]
     outputs = output_layout(groups)
-    generator, discriminator = networks.build(cfg, outputs, len(groups))
+    generator, discriminator = networks.build(cfg, outputs)
     task = SGGANTask(cfg, generator, discriminator, outputs, len(groups))
     b, s = cfg["batch_size"], cfg["image_size"]
     images = tf.random.uniform((b, s, s, 3), -1, 1)

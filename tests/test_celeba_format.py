@@ -82,11 +82,14 @@ def test_missing_folder_and_file(tmp_path):
 def test_group_notation_and_suggestions():
     names = list(CELEBA_ATTRIBUTES)
     hair = celeba.parse_group("Black_Hair/Blond_Hair-Brown_Hair", names)
-    assert (hair.off, hair.on, hair.exclude, hair.is_pair) == ("Black_Hair", "Blond_Hair", ("Brown_Hair",), True)
+    assert (hair.columns, hair.exclude, hair.multi) == (("Black_Hair", "Blond_Hair"), ("Brown_Hair",), True)
+    assert hair.class_names == ("Black_Hair", "Blond_Hair")
     with pytest.raises(UserError, match="did you mean Smiling"):
         celeba.parse_group("Smilling", names)
     with pytest.raises(UserError, match="not of the form"):
-        celeba.parse_group("A/B/C", names)
+        celeba.parse_group("Male/Male", names)
+    with pytest.raises(UserError, match="not of the form"):
+        celeba.parse_group("Black_Hair//Blond_Hair", names)
 
 
 def test_hair_rule_is_the_originals():

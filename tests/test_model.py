@@ -14,8 +14,8 @@ PAPER = dict(ngf=64, n_blocks=6, image_size=128, ndf=64, d_layers=6, no_sp=False
 
 def build(cfg, n_groups):
     """Generator and critic for n_groups single-attribute groups."""
-    groups = [celeba.Group(f"g{a}", on=f"attribute{a}") for a in range(n_groups)]
-    return networks.build(cfg, output_layout(groups), n_groups)
+    groups = [celeba.Group(f"g{a}", "single", (f"attribute{a}",)) for a in range(n_groups)]
+    return networks.build(cfg, output_layout(groups))
 
 
 def test_paper_preset_shapes_and_exact_parameter_counts():
@@ -26,7 +26,7 @@ def test_paper_preset_shapes_and_exact_parameter_counts():
     outputs = generator(images)
     assert len(outputs) == 8 and all(o.shape == (2, 128, 128, 3) for o in outputs)
     patch, logits = discriminator(images)
-    assert patch.shape == (2, 2, 2) and logits.shape == (2, 4, 2)
+    assert patch.shape == (2, 2, 2) and [tuple(g.shape) for g in logits] == [(2, 2)] * 4
 
 
 def critic_convolutions(discriminator):
@@ -92,7 +92,7 @@ def test_tiny_configuration_shapes():
     assert len(outputs) == 6 and outputs[0].shape == (5, 16, 16, 3)
     assert np.abs(outputs[0].numpy()).max() <= 1.0
     patch, logits = discriminator(tf.zeros((5, 16, 16, 3)))
-    assert patch.shape == (5, 4, 4) and logits.shape == (5, 3, 2)
+    assert patch.shape == (5, 4, 4) and [tuple(g.shape) for g in logits] == [(5, 2)] * 3
 
 
 def test_trunk_and_heads_compose_to_the_full_generator():

@@ -6,7 +6,7 @@ import csv
 import difflib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,11 +25,12 @@ SP_TYPES = {0: (None, None, 0, 0), 1: (10000, 30000, 30000, 10), 2: (1000, 3000,
 
 @dataclass
 class AttributeTable:
-    """list_attr_celeba: the image file names and their +1/-1 attribute values."""
+    """Image file names and their labels: CelebA's +1/-1 attributes, or numeric columns (UTKFace)."""
     path: str
     names: list
     files: list
-    values: np.ndarray  # int8, [images, attributes]
+    values: np.ndarray  # integers [images, attributes] (CelebA: int8 +1/-1)
+    value_names: dict = field(default_factory=dict)  # column → names of its values 0, 1, … (UTKFace)
 
     def column(self, name):
         return self.values[:, self.names.index(name)]
@@ -45,7 +46,8 @@ def read_attributes(data_dir):
         if os.path.isfile(path):
             return parse_attribute_csv(path) if name.endswith(".csv") else parse_attribute_txt(path)
     raise UserError(f"no attribute file in {data_dir}: expected {' or '.join(ATTRIBUTE_FILES)} "
-                    "(download it from the CelebA site next to the images)")
+                    "(download it from the CelebA site next to the images), or UTKFace images named "
+                    "[age]_[gender]_[race]_[date&time].jpg")
 
 
 def parse_attribute_txt(path):
@@ -124,56 +126,119 @@ def _raise_first_bad_value(path, names, rows):
 
 @dataclass(frozen=True)
 class Group:
-    """One attribute group (task): two classes and the rule that labels an image.
+    """One attribute group (task): K >= 2 classes and the rule that labels an image.
 
     `Male` — class 1 where Male is +1, class 0 elsewhere, every image labelled.
     `Black_Hair/Blond_Hair` — class 0 where Black_Hair is +1, else class 1 where Blond_Hair is +1,
-    else unlabelled. A suffix `-Brown_Hair` leaves images with Brown_Hair +1 unlabelled.
+    else unlabelled (the original's rule: class 0 wins when both are set).
+    `Black_Hair/Blond_Hair/Brown_Hair` (3+ names) — class i where exactly the i-th name is +1,
+    else unlabelled. A suffix `-Gray_Hair` leaves images with Gray_Hair +1 unlabelled.
+    `age=0-19,20-39,40-` — class i where the numeric column lies in the i-th bin (ends included,
+    `40-` open, `3` one value), else unlabelled.
     """
     spec: str
-    on: str             # attribute of class 1
-    off: str = None     # attribute of class 0 (two-way groups only)
+    kind: str           # "single", "names" or "bins"
+    columns: tuple      # single: (name,); names: one per class; bins: (column,)
+    bins: tuple = ()    # bins: (low, high) per class, high None = no upper end
     exclude: tuple = ()
+    titles: tuple = ()  # bins: display names of the classes when the values have names
 
     @property
-    def is_pair(self):
-        return self.off is not None
+    def n_classes(self):
+        return len(self.columns) if self.kind == "names" else len(self.bins) if self.kind == "bins" else 2
+
+    @property
+    def multi(self):
+        """A choice among several attributes (labelled sparsely by --labelled_pair)."""
+        return self.kind == "names"
 
     @property
     def class_names(self):
-        """Display names of (class 1, class 0), i.e. of the 'on' and 'off' outputs."""
-        return (self.on, self.off) if self.is_pair else (self.on, f"not {self.on}")
+        """Display name of every class, in class order."""
+        if self.kind == "single":
+            return (f"not {self.columns[0]}", self.columns[0])
+        if self.kind == "names":
+            return self.columns
+        return self.titles or tuple(f"{self.columns[0]} {_bin_text(low, high)}" for low, high in self.bins)
 
     def labels(self, table):
-        """Per image: class (0/1, int32) and whether the image is labelled for this group."""
-        on = table.column(self.on) == 1
-        if self.is_pair:
-            off = table.column(self.off) == 1
-            known = on | off
-            classes = np.where(off, 0, 1)  # the original rule: class 0 wins when both are set
-        else:
+        """Per image: class (int32) and whether the image is labelled for this group."""
+        if self.kind == "single":
+            classes = (table.column(self.columns[0]) == 1).astype(np.int64)
             known = np.ones(len(table.files), dtype=bool)
-            classes = on.astype(np.int64)
+        elif self.kind == "bins":
+            value = table.column(self.columns[0])
+            inside = np.stack([(value >= low) & (high is None or value <= high) for low, high in self.bins])
+            known, classes = inside.any(0), np.argmax(inside, 0)
+        else:
+            is_set = np.stack([table.column(name) == 1 for name in self.columns])
+            if len(self.columns) == 2:  # the original's rule: class 0 wins when both are set
+                known, classes = is_set.any(0), np.where(is_set[0], 0, 1)
+            else:
+                known, classes = is_set.sum(0) == 1, np.argmax(is_set, 0)
         for name in self.exclude:
             known &= table.column(name) != 1
         return np.where(known, classes, 0).astype(np.int32), known
 
 
-def parse_group(spec, names):
-    """Read the group notation (see Group), checking every name against the attribute file."""
+def _bin_text(low, high):
+    return f"{low}-" if high is None else str(low) if high == low else f"{low}-{high}"
+
+
+def parse_group(spec, names, value_names=None):
+    """Read the group notation (see Group), checking every name against the attribute table.
+
+    value_names: column → names of its values (a bin may then be a name: gender=male,female).
+    """
+    if "=" in spec:
+        return _parse_bins(spec, names, (value_names or {}))
     main, *excluded = spec.split("-")
     parts = main.split("/")
-    if len(parts) > 2 or not all(parts) or not all(excluded):
-        raise UserError(f"attribute group {spec!r} is not of the form NAME or A/B, optionally "
-                        "followed by -C (e.g. Black_Hair/Blond_Hair-Brown_Hair)")
+    if not all(parts) or not all(excluded) or len(set(parts)) != len(parts):
+        raise UserError(f"attribute group {spec!r} is not of the form NAME or A/B/…, optionally "
+                        "followed by -C (e.g. Black_Hair/Blond_Hair-Brown_Hair), or NAME=BINS (e.g. age=0-19,20-)")
     for name in parts + excluded:
-        if name not in names:
-            close = difflib.get_close_matches(name, names, n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else f"valid names: {' '.join(names)}"
-            raise UserError(f"unknown attribute {name!r} in group {spec!r}; {hint}")
-    if len(parts) == 2:
-        return Group(spec, on=parts[1], off=parts[0], exclude=tuple(excluded))
-    return Group(spec, on=parts[0], exclude=tuple(excluded))
+        _check_name(name, spec, names)
+    kind = "names" if len(parts) > 1 else "single"
+    return Group(spec, kind, tuple(parts), exclude=tuple(excluded))
+
+
+def _parse_bins(spec, names, value_names):
+    """`column=low-high,low-,value,…` → a bins group; bins must not overlap."""
+    column, _, text = spec.partition("=")
+    _check_name(column, spec, names)
+    known = list(value_names.get(column, ()))
+    bins, titles = [], []
+    for token in text.split(","):
+        token = token.strip()
+        if token in known:
+            bins.append((known.index(token), known.index(token)))
+            titles.append(token)
+            continue
+        low, dash, high = token.partition("-")
+        try:
+            bin_ = (int(low), None if dash and not high else int(high or low))
+        except ValueError:
+            named = f" or one of {', '.join(known)}" if known else ""
+            raise UserError(f"group {spec!r}: bin {token!r} is not LOW-HIGH, LOW- or VALUE (whole numbers){named}")
+        if bin_[1] is not None and bin_[1] < bin_[0]:
+            raise UserError(f"group {spec!r}: bin {token!r} ends before it starts")
+        bins.append(bin_)
+    if len(bins) < 2:
+        raise UserError(f"group {spec!r} needs at least two bins (e.g. {column}=0-19,20-)")
+    ordered = sorted(bins)
+    for (_, high), (low, _) in zip(ordered, ordered[1:]):
+        if high is None or high >= low:
+            raise UserError(f"group {spec!r}: bins overlap")
+    titles = tuple(titles) if len(titles) == len(bins) else ()
+    return Group(spec, "bins", (column,), tuple(bins), titles=titles)
+
+
+def _check_name(name, spec, names):
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"valid names: {' '.join(names)}"
+        raise UserError(f"unknown attribute {name!r} in group {spec!r}; {hint}")
 
 
 def split_rows(table, data_dir, split, test_fraction):
@@ -261,7 +326,7 @@ def training_list(table, groups, train_rows, plan):
     single, pair, prefix, times = plan
     classes, known = group_labels(table, groups)
     position = np.arange(len(train_rows))
-    limits = np.array([pair if g.is_pair else single for g in groups], dtype=object)
+    limits = np.array([pair if g.multi else single for g in groups], dtype=object)
     sparse = np.stack([position < (len(train_rows) if lim is None else lim) for lim in limits], 1)
     masks = (known[train_rows] & sparse).astype(np.float32)
     order = np.concatenate([position] + [position[:prefix]] * times) if times else position
@@ -282,16 +347,17 @@ def attribute_list(table, rows):
     return LabelledList([table.files[r] for r in rows], classes, np.ones(classes.shape, np.float32), np.asarray(rows))
 
 
-def balanced_rows(test, group_index):
-    """Positions in the test list of a class-balanced labelled subset for one group.
+def balanced_rows(test, group_index, n_classes=2):
+    """Positions in the test list of a class-balanced labelled subset for one group: as many
+    labelled images of each class as the rarest class has.
 
     The original measured hair accuracy on as many black- as blond-haired test images.
     """
     labelled = test.masks[:, group_index] > 0
     cls = test.classes[:, group_index]
-    zeros, ones = np.flatnonzero(labelled & (cls == 0)), np.flatnonzero(labelled & (cls == 1))
-    n = min(len(zeros), len(ones))
-    return np.sort(np.concatenate([zeros[:n], ones[:n]]))
+    members = [np.flatnonzero(labelled & (cls == c)) for c in range(n_classes)]
+    n = min(len(m) for m in members)
+    return np.sort(np.concatenate([m[:n] for m in members]))
 
 
 def find_image_dir(data_dir, image_dir):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sggan.core import celeba, demo_faces, pipeline, tfrecord
+from sggan.core import celeba, demo_faces, pipeline, tfrecord, utkface
 from sggan.core.errors import UserError
 
 
@@ -36,12 +36,17 @@ class Dataset:
                 "labelled_entries": int(labelled.sum()),
                 "positives": int(len(np.unique(self.train.rows[labelled & (self.train.classes[:, a] == 1)]))),
             }
+            if group.n_classes > 2:  # labelled images per class
+                groups[group.spec]["classes"] = {
+                    name: int(len(np.unique(self.train.rows[labelled & (self.train.classes[:, a] == c)])))
+                    for c, name in enumerate(group.class_names)}
         return {"train_images": int(len(np.unique(self.train.rows))), "train_entries": int(len(self.train.files)),
                 "test_images": int(len(self.test.files)), "groups": groups}
 
 
 def _source(cfg):
-    """The attribute table and where image bytes come from: an image folder or TFRecord shards."""
+    """The attribute table and where image bytes come from: a CelebA or UTKFace image folder, or
+    TFRecord shards."""
     use_shards = cfg["data_format"] == "tfrecord" or (
         cfg["data_format"] == "auto" and os.path.isdir(cfg["data_dir"]) and tfrecord.has_shards(cfg["data_dir"]))
     if use_shards:
@@ -51,6 +56,9 @@ def _source(cfg):
                             "(write them with scripts/celeba_to_tfrecord.py)")
         table, source = tfrecord.read_shards(cfg["data_dir"])
         return table, source, None
+    folder = os.path.isdir(cfg["data_dir"]) and utkface.find_folder(cfg["data_dir"], cfg["image_dir"])
+    if folder:
+        return utkface.read_table(folder), pipeline.FolderSource(folder), folder
     table = celeba.read_attributes(cfg["data_dir"])
     image_dir = celeba.find_image_dir(cfg["data_dir"], cfg["image_dir"])
     return table, pipeline.FolderSource(image_dir), image_dir
@@ -73,7 +81,7 @@ def prepare(cfg, labelling=sparse_group_lists, check_images=True):
     if cfg["demo"]:
         demo_faces.ensure(cfg["data_dir"])
     table, source, image_dir = _source(cfg)
-    groups = [celeba.parse_group(spec, table.names) for spec in cfg["attributes"]]
+    groups = [celeba.parse_group(spec, table.names, table.value_names) for spec in cfg["attributes"]]
     if len({g.spec for g in groups}) != len(groups):
         raise UserError("--attributes lists the same group twice")
     train_rows, test_rows = celeba.split_rows(table, cfg["data_dir"], cfg["split"], cfg["test_fraction"])

@@ -47,8 +47,9 @@ OPTIONS = {
     "image_dir": Option("image folder (default: celebA/ or img_align_celeba/ under data_dir)", str, optional=True),
     "data_format": Option("read images from a folder or from TFRecord shards (auto: shards if present)", str,
                           choices=("auto", "folder", "tfrecord")),
-    "attributes": Option("attribute groups: NAME, or A/B for a two-way group (A = class 0, B = class 1), "
-                         "each optionally followed by -C to leave images with C unlabelled",
+    "attributes": Option("attribute groups: NAME, A/B (A = class 0, B = class 1), A/B/C… (class i: exactly "
+                         "the i-th name set), each optionally followed by -C to leave images with C "
+                         "unlabelled; or NAME=BINS on a numeric label, e.g. age=0-19,20-39,40-",
                          str, nargs="+"),
     "split": Option("train/test split: lines (the original: test = images 3..4999), "
                     "partition (list_eval_partition.txt), fraction (last --test_fraction held out), "
@@ -100,6 +101,8 @@ OPTIONS = {
     "num_test": Option("test only the first N test images", int, optional=True, positive=True),
     "input": Option("your own photos (files or folders) for test mode", str, nargs="+", optional=True),
     "save_single": Option("in test mode also write each output as its own file", bool),
+    "align": Option("--input photos: find every face (MTCNN), align it like CelebA and paste its edits back "
+                    "into the full photo; false: use each photo's centre square as it is", bool),
     "z_dim": Option("VAC+GAN noise size", int, positive=True),
     "set": Option("VAC+GAN sample mode: attribute settings NAME=0|1", str, nargs="+", optional=True),
     "fid_images": Option("images per side for --mode fid", int, positive=True),
@@ -109,7 +112,7 @@ OPTIONS = {
 }
 
 
-def _parser(settings, modes):
+def _parser(settings, modes, presets):
     parser = argparse.ArgumentParser(
         prog="main.py",
         description="SG-GAN (sparsely grouped facial attribute editing) and VAC+GAN, in TensorFlow 2. "
@@ -119,6 +122,8 @@ def _parser(settings, modes):
     parser.add_argument("--oper_name", help="experiment name (default: OPER_NAME in config.py)")
     parser.add_argument("--demo", action="store_true",
                         help="train/test on the bundled procedural faces with a small preset")
+    parser.add_argument("--preset", choices=presets,
+                        help="apply one of config.py's PRESETS (e.g. utkface_age); flags still win")
     parser.add_argument("--dry_run", action="store_true",
                         help="check data and config, print a JSON summary, exit")
     parser.add_argument("--verbose", action="store_true",
@@ -270,7 +275,7 @@ def parse_config(argv, config_module, models):
     check_config_module(config_module)
     settings = dict(config_module.SETTINGS)
     modes = list(dict.fromkeys(mode for model in models.values() for mode in model.MODES))
-    parser = _parser(settings, modes)
+    parser = _parser(settings, modes, sorted(config_module.PRESETS))
     parser.error = _raise_user_error  # one-line error, exit 2, through main.py
     args, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -280,14 +285,16 @@ def parse_config(argv, config_module, models):
     if model_name not in models:
         raise UserError(f"unknown model {model_name!r} (--model or config.py); choose one of {', '.join(models)}")
     model = models[model_name]
-    presets = [name for name in (model.PRESET, model.DEMO_PRESET if args.demo else None) if name]
+    if args.demo and args.preset:
+        raise UserError("--demo brings its own preset; use either --demo or --preset")
+    presets = [name for name in (model.PRESET, args.preset, model.DEMO_PRESET if args.demo else None) if name]
     for name in presets:
         if name not in config_module.PRESETS:
             raise UserError(f"config.py PRESETS lacks {name!r}, which {model_name} needs")
         settings.update(config_module.PRESETS[name])
     settings.update(given)
     settings["mode"] = args.mode or ("test" if config_module.OPER_FLAG == 1 else "train")
-    suffix = model.EXPERIMENT_SUFFIX + ("_demo" if args.demo else "")
+    suffix = model.EXPERIMENT_SUFFIX + ("_demo" if args.demo else "") + (f"_{args.preset}" if args.preset else "")
     oper_name = args.oper_name or config_module.OPER_NAME + suffix
     settings["oper_name"] = oper_name
     settings["exp_dir"] = args.exp_dir or f"train_log_{oper_name}"

@@ -6,6 +6,7 @@ outputs.py   which output edits which group towards which class, and its reconst
 losses.py    adversarial losses, gradient penalty, masked classification, L1
 steps.py     the training steps (critic, generator) and the learning-rate schedule
 evaluation.py sample grids, the critic's accuracy, test-mode metrics
+editor.py    the generator as a SavedModel and the Editor API (--mode export, --input photos)
 runs.py      dry run, training, test and FID runs wired from a config
 
 This file is the model's interface to main.py (see sggan.models); the TensorFlow parts are
@@ -15,7 +16,7 @@ from sggan.core.errors import UserError
 
 PRESET, DEMO_PRESET = None, "demo"
 EXPERIMENT_SUFFIX = ""
-MODES = ("train", "test", "fid")
+MODES = ("train", "test", "fid", "export")
 
 
 def validate(cfg):

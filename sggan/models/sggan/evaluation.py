@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from sggan.core import celeba, images, pipeline
 from sggan.core.loop import Report
+from sggan.models.sggan.outputs import group_outputs
 
 
 def column_titles(outputs):
@@ -26,11 +27,12 @@ class Evaluator:
     def _edit(self, batch):
         outputs = self.generator(batch)
         _, logits = self.discriminator(tf.concat(outputs, 0))
-        return outputs, tf.split(logits, len(outputs))
+        return outputs, [tf.split(group_logits, len(outputs)) for group_logits in logits]  # [group][output]
 
     @tf.function
     def _classify(self, batch):
-        return self.discriminator(batch)[1]
+        """The critic's predicted class of every image for every group: [B, groups]."""
+        return tf.stack([tf.argmax(group_logits, -1) for group_logits in self.discriminator(batch)[1]], 1)
 
     def test_batches(self, listing, batch_size=None):
         return pipeline.test_dataset(self.dataset.source, listing, self.cfg["image_size"],
@@ -52,19 +54,20 @@ class Evaluator:
     def accuracy(self, listing=None):
         """Per group: the critic's classification accuracy on labelled real test images.
 
-        Single-attribute groups use every test image; two-way groups a class-balanced labelled
-        subset (the original's hair test list).
+        Single-attribute and binned groups use every labelled test image; groups of several names a
+        class-balanced labelled subset (the original's hair test list).
         """
         listing = listing or self.dataset.test
         predictions, positions = [], []
         for batch in self.test_batches(listing, 64):
-            predictions.append(np.argmax(self._classify(batch["image"]).numpy(), -1))
+            predictions.append(self._classify(batch["image"]).numpy())
             positions.append(batch["position"].numpy())
         predicted = np.concatenate(predictions) if predictions else np.zeros((0, len(self.groups)), int)
         position = np.concatenate(positions) if positions else np.zeros(0, int)
         result = {}
         for a, group in enumerate(self.groups):
-            chosen = celeba.balanced_rows(listing, a) if group.is_pair else np.flatnonzero(listing.masks[:, a] > 0)
+            chosen = (celeba.balanced_rows(listing, a, group.n_classes) if group.multi
+                      else np.flatnonzero(listing.masks[:, a] > 0))
             keep = np.isin(position, chosen)
             hits = predicted[keep, a] == listing.classes[position[keep], a]
             result[group.spec] = float(hits.mean()) if hits.size else float("nan")
@@ -86,7 +89,7 @@ class Evaluator:
             edits, logits = self._edit(batch)
             edits = [e.numpy() for e in edits]
             for o in self.outputs:
-                predicted = np.argmax(logits[o.index].numpy()[:, o.group], -1)
+                predicted = np.argmax(logits[o.group][o.index].numpy(), -1)
                 success[o.index] += np.sum(predicted == o.target)
                 distance[o.index] += np.sum(np.mean(np.abs(edits[o.index] - batch.numpy()), axis=(1, 2, 3)))
             count += len(names)
@@ -105,18 +108,24 @@ class Evaluator:
 
 
 def metrics_report(groups, outputs, accuracy, success, distance, count):
-    """metrics.json's content: per group accuracy, manipulation success and L1 to the input."""
+    """metrics.json's content: per group accuracy, manipulation success and L1 to the input.
+
+    Two-class groups report their on/off outputs; larger groups one entry per class.
+    """
     report = {"images": int(count), "groups": {}}
     for a, group in enumerate(groups):
-        on, off = group.class_names
-        k_on, k_off = (next(o.index for o in outputs if o.group == a and o.target == t) for t in (1, 0))
-        report["groups"][group.spec] = {
-            "accuracy_real": accuracy.get(group.spec) if accuracy else None,
-            "success_on": float(success[k_on]), "success_off": float(success[k_off]),
-            "success": float((success[k_on] + success[k_off]) / 2),
-            "l1_on": float(distance[k_on]), "l1_off": float(distance[k_off]),
-            "on": on, "off": off,
-        }
+        mine = group_outputs(outputs, a)
+        entry = {"accuracy_real": accuracy.get(group.spec) if accuracy else None,
+                 "success": float(np.mean([success[o.index] for o in mine]))}
+        if group.n_classes == 2:
+            on, off = mine  # outputs.py: on before off
+            entry.update(success_on=float(success[on.index]), success_off=float(success[off.index]),
+                         l1_on=float(distance[on.index]), l1_off=float(distance[off.index]),
+                         on=group.class_names[1], off=group.class_names[0])
+        else:
+            entry["classes"] = {group.class_names[o.target]: {"success": float(success[o.index]),
+                                                              "l1": float(distance[o.index])} for o in mine}
+        report["groups"][group.spec] = entry
     return report
 
 
@@ -124,6 +133,11 @@ def metrics_table(report):
     lines = [f"{'group':36s} {'acc(real)':>9s} {'succ on':>8s} {'succ off':>8s} {'L1 on':>7s} {'L1 off':>7s}"]
     for spec, m in report["groups"].items():
         acc = "-" if m["accuracy_real"] is None or math.isnan(m["accuracy_real"]) else f"{m['accuracy_real']:.3f}"
-        lines.append(f"{spec:36s} {acc:>9s} {m['success_on']:8.3f} {m['success_off']:8.3f} "
-                     f"{m['l1_on']:7.3f} {m['l1_off']:7.3f}")
+        if "classes" not in m:
+            lines.append(f"{spec:36s} {acc:>9s} {m['success_on']:8.3f} {m['success_off']:8.3f} "
+                         f"{m['l1_on']:7.3f} {m['l1_off']:7.3f}")
+            continue
+        lines.append(f"{spec:36s} {acc:>9s} {m['success']:8.3f}  (mean over its classes)")
+        lines += [f"  → {name:33s} {'':9s} {c['success']:8.3f} {'':8s} {c['l1']:7.3f}"
+                  for name, c in m["classes"].items()]
     return "\n".join(lines)

@@ -94,32 +94,34 @@ def critic_widths(ndf, d_layers):
 
 class Discriminator(keras.Model):
     """5x5 stride-2 convolutions with leaky ReLU, then an adversarial patch head (1x1 conv) and one
-    2-class head per group (a conv as large as the final map)."""
+    K-class head per group (a conv as large as the final map); `group_classes[a]` is group a's K."""
 
-    def __init__(self, n_groups, image_size, ndf=64, d_layers=6, spectral_norm=True, **kwargs):
+    def __init__(self, group_classes, image_size, ndf=64, d_layers=6, spectral_norm=True, **kwargs):
         super().__init__(**kwargs)
         final = image_size // 2 ** d_layers
         self.body = [spectral_conv(w, 5, 2, "same", spectral_norm, name=f"conv{i}")
                      for i, w in enumerate(critic_widths(ndf, d_layers))]
         self.adversarial = spectral_conv(1, 1, 1, "valid", spectral_norm, name="adversarial")
-        self.classifiers = [spectral_conv(2, final, 1, "valid", spectral_norm, name=f"classifier{a}")
-                            for a in range(n_groups)]
+        self.classifiers = [spectral_conv(k, final, 1, "valid", spectral_norm, name=f"classifier{a}")
+                            for a, k in enumerate(group_classes)]
 
     def call(self, images, training=False):
-        """Returns the critic patch [B, s, s] and the class logits [B, groups, 2]."""
+        """Returns the critic patch [B, s, s] and per group its class logits [B, K] (a list)."""
         x = images
         for layer in self.body:
             x = tf.nn.leaky_relu(layer(x, training=training), 0.2)
         patch = tf.squeeze(self.adversarial(x, training=training), -1)
-        logits = tf.stack([tf.reshape(head(x, training=training), (-1, 2)) for head in self.classifiers], 1)
+        logits = [tf.reshape(head(x, training=training), (-1, head.filters)) for head in self.classifiers]
         return patch, logits
 
 
-def build(cfg, outputs, n_groups):
-    """Both networks, built (variables created) for cfg's image size; `outputs` from outputs.py."""
-    generator = Generator([o.group for o in outputs], cfg["ngf"], cfg["n_blocks"], cfg["identity_init"],
+def build(cfg, outputs):
+    """Both networks, built (variables created) for cfg's image size; `outputs` from outputs.py
+    (a group has as many classes as outputs)."""
+    groups = [o.group for o in outputs]
+    generator = Generator(groups, cfg["ngf"], cfg["n_blocks"], cfg["identity_init"],
                           name="generator")
-    discriminator = Discriminator(n_groups, cfg["image_size"], cfg["ndf"], cfg["d_layers"],
+    discriminator = Discriminator([groups.count(a) for a in range(max(groups) + 1)], cfg["image_size"], cfg["ndf"], cfg["d_layers"],
                                   spectral_norm=not cfg["no_sp"], name="discriminator")
     dummy = tf.zeros((1, cfg["image_size"], cfg["image_size"], 3))
     generator(dummy)

@@ -1,28 +1,39 @@
 """Which generator output edits which group towards which class: the one place that says so.
 
-For every group a the generator emits x_{a,1} (the attribute on, class 1) and then x_{a,2} (off,
-class 0), so output 2a is (a, class 1) and output 2a + 1 is (a, class 0) — the original's order.
-Each output's reconstruction partner is the other output of its group: G(partner)'s head for this
-output must give this output back.
+A two-class group a emits x_{a,1} (the attribute on, class 1) and then x_{a,0} (off, class 0) —
+the original's order. A group of K >= 3 classes emits one output per class, in class order.
+Each output is reconstructed from every other output of its group: G(x_{a,c'})'s head for
+(a, c) must give x_{a,c} back, for each c' != c (for two classes: the other output, as the original).
 """
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Output:
-    index: int      # position in the generator's list of outputs
-    group: int      # attribute group it edits
-    target: int     # class the edit should have (1 = on, 0 = off)
-    partner: int    # index of the output it is reconstructed from
-    title: str      # readable name, e.g. "Blond Hair", "not Male"
+    index: int        # position in the generator's list of outputs
+    group: int        # attribute group it edits
+    target: int       # class the edit should have (two-class groups: 1 = on, 0 = off)
+    partners: tuple   # indices of the outputs it is reconstructed from (the rest of its group)
+    title: str        # readable name, e.g. "Blond Hair", "not Male", "age 20-39"
+
+
+def class_order(n_classes):
+    """The classes of a group in output order: on before off for two classes, else ascending."""
+    return (1, 0) if n_classes == 2 else tuple(range(n_classes))
 
 
 def output_layout(groups):
     """The generator's outputs for these groups (celeba.Group), in order."""
     outputs = []
     for a, group in enumerate(groups):
-        on, off = group.class_names
-        first = len(outputs)
-        outputs.append(Output(first, a, 1, first + 1, on.replace("_", " ")))
-        outputs.append(Output(first + 1, a, 0, first, off.replace("_", " ")))
+        first, order = len(outputs), class_order(group.n_classes)
+        indices = range(first, first + len(order))
+        for k, target in zip(indices, order):
+            title = group.class_names[target].replace("_", " ")
+            outputs.append(Output(k, a, target, tuple(i for i in indices if i != k), title))
     return outputs
+
+
+def group_outputs(outputs, group):
+    """The outputs of one group, in output order."""
+    return [o for o in outputs if o.group == group]

@@ -5,11 +5,11 @@ import os
 
 import tensorflow as tf
 
-from sggan.core import datasets, fid, images, loop, pipeline
+from sggan.core import datasets, faces, fid, images, loop, pipeline
 from sggan.core.errors import UserError, warn
 from sggan.core.files import write_json
 from sggan.core.options import describe
-from sggan.models.sggan import evaluation, networks
+from sggan.models.sggan import editor, evaluation, networks, photos
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
 
@@ -29,7 +29,7 @@ def _model(cfg, ds):
     """Networks, optimisers and random state, created in the current tf.distribute strategy's scope."""
     outputs = output_layout(ds.groups)
     with tf.distribute.get_strategy().scope():
-        generator, discriminator = networks.build(cfg, outputs, len(ds.groups))
+        generator, discriminator = networks.build(cfg, outputs)
         return SGGANTask(cfg, generator, discriminator, outputs, len(ds.groups))
 
 
@@ -103,6 +103,8 @@ def test(cfg):
     cfg, ds, task, restored, step = _restored(cfg, check_images=not cfg["input"])
     out_dir = os.path.join(cfg["exp_dir"], "test")
     print(f"testing {restored} (iteration {step}); results in {out_dir}", flush=True)
+    if cfg["input"] and cfg["align"]:
+        return _whole_photos(cfg, task, os.path.join(out_dir, "photos"))
     evaluator = evaluation.Evaluator(cfg, ds, task)
     if cfg["input"]:
         batches = _photo_batches(cfg)
@@ -121,8 +123,17 @@ def test(cfg):
     return 0
 
 
-def _photo_batches(cfg):
-    """The user's photos (files or folders) as model-ready batches; unreadable files are listed."""
+def _whole_photos(cfg, task, out_dir):
+    """--input with --align: faces found, aligned, edited by the Editor and pasted back."""
+    detector = faces.Detector()
+    edit = editor.Editor.from_generator(task.generator, [o.title for o in task.outputs], cfg["image_size"])
+    count = photos.edit_photos(_load_photos(cfg), edit, detector, out_dir, cfg["batch_size"])
+    print(f"edited {count} face(s); full-size photos and face grids in {out_dir}")
+    return 0
+
+
+def _load_photos(cfg):
+    """The user's readable photos (files or folders) as (path, RGB uint8); unreadable files are listed."""
     paths = []
     for item in cfg["input"]:
         if os.path.isdir(item):
@@ -139,6 +150,12 @@ def _photo_batches(cfg):
         warn(f"skipped {len(unreadable)} unreadable file(s): {', '.join(p for p, _ in unreadable)}")
     if not loaded:
         raise UserError("none of the --input files is a readable image (JPEG or PNG)")
+    return loaded
+
+
+def _photo_batches(cfg):
+    """The user's photos as model-ready batches (centre square or CelebA's crop, no alignment)."""
+    loaded = _load_photos(cfg)
     prepared = [(path, _photo_to_model(pixels, cfg["image_size"])) for path, pixels in loaded]
     size = cfg["batch_size"]
     batches = [(tf.stack([p for _, p in prepared[i:i + size]]), [n for n, _ in prepared[i:i + size]])
@@ -152,4 +169,14 @@ def _photo_to_model(pixels, image_size):
     return pipeline.to_model_range(pixels[top:top + side, left:left + side], image_size)
 
 
-MODES = {"train": train, "test": test, "fid": frechet}
+def export(cfg):
+    """Write the trained generator as a SavedModel (see editor.py) into <exp_dir>/export/."""
+    cfg, _, task, restored, step = _restored(cfg, check_images=False)
+    path = editor.save(task.generator, [o.title for o in task.outputs], cfg["image_size"], cfg["exp_dir"])
+    keys = ", ".join(editor.output_keys([o.title for o in task.outputs]))
+    print(f"exported {restored} (iteration {step}) to {path}: signatures serving_default (uint8) and "
+          f"edit_float ([-1, 1]), outputs {keys}")
+    return 0
+
+
+MODES = {"train": train, "test": test, "fid": frechet, "export": export}

@@ -77,7 +77,7 @@ class SGGANTask:
             adversarial = tf.add_n([self._mean(losses.critic_loss(cfg["loss"], real_patch, fake))
                                     for fake in fake_patches])
             classification = tf.add_n([
-                tf.reduce_sum(losses.masked_cross_entropy(logits[:batch, a], classes[:, a], masks[:, a]))
+                tf.reduce_sum(losses.masked_cross_entropy(logits[a][:batch], classes[:, a], masks[:, a]))
                 for a in range(self.n_groups)])
             total = adversarial + classification
             penalty = tf.constant(0.0)
@@ -99,10 +99,11 @@ class SGGANTask:
             features = self.generator.trunk(images)
             fakes = [self.generator.head(k, features, images) for k in range(n_out)]
             patch, logits = self.discriminator(tf.concat(fakes, 0))
-            fake_patches, fake_logits = tf.split(patch, n_out), tf.split(logits, n_out)
+            fake_patches = tf.split(patch, n_out)
+            fake_logits = [tf.split(group_logits, n_out) for group_logits in logits]  # [group][output]
             adversarial = tf.add_n([self._mean(losses.generator_adversarial_loss(cfg["loss"], p))
                                     for p in fake_patches])
-            classification = tf.add_n([self._mean(losses.cross_entropy(fake_logits[o.index][:, o.group], o.target))
+            classification = tf.add_n([self._mean(losses.cross_entropy(fake_logits[o.group][o.index], o.target))
                                        for o in self.outputs])
             reconstruction = self._reconstruction(fakes, batch)
             total = adversarial + cfg["lam_cls"] * classification + cfg["lam_recon"] * reconstruction
@@ -112,13 +113,18 @@ class SGGANTask:
                 "g_reconstruction": reconstruction}
 
     def _reconstruction(self, fakes, batch):
-        """Mean |x_{a,1} − G(x_{a,2})_{a,1}| and |x_{a,2} − G(x_{a,1})_{a,2}| over all outputs.
+        """Mean over outputs k of the mean over k's partners j of |x_k − G(x_j)_k| (outputs.py).
 
-        The trunk runs once on all fakes; each head is then applied only to its partner's fake.
+        For two-class groups that is |x_{a,1} − G(x_{a,0})_{a,1}| and |x_{a,0} − G(x_{a,1})_{a,0}|,
+        the original's. The trunk runs once on every fake that is somebody's partner; each head is
+        then applied only to its partners' features.
         """
-        n_out = len(fakes)
-        partners = [fakes[o.partner] for o in self.outputs]
-        features = tf.split(self.generator.trunk(tf.concat(partners, 0)), n_out)
-        per_sample = tf.add_n([losses.l1(fakes[k], self.generator.head(k, features[k], partners[k]))
-                               for k in range(n_out)]) / n_out
+        pairs = [(o.index, j) for o in self.outputs for j in o.partners]
+        sources = list(dict.fromkeys(j for _, j in pairs))  # partners in order of first use
+        features = dict(zip(sources, tf.split(self.generator.trunk(tf.concat([fakes[j] for j in sources], 0)),
+                                              len(sources))))
+        per_output = {}
+        for k, j in pairs:
+            per_output.setdefault(k, []).append(losses.l1(fakes[k], self.generator.head(k, features[j], fakes[j])))
+        per_sample = tf.add_n([tf.add_n(terms) / len(terms) for terms in per_output.values()]) / len(fakes)
         return self._mean(per_sample)

@@ -1,0 +1,68 @@
+"""--mode export: a SavedModel read back in a fresh process with TensorFlow alone edits as the
+training code does; the Editor API on top of it."""
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from sggan import Editor
+from sggan.models.sggan import editor, runs
+from tests.conftest import TINY, make_cfg
+
+SERVE = """
+import sys, numpy as np, tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+images = np.load(sys.argv[2])
+as_uint8 = model.signatures["serving_default"](images=tf.constant(images))
+as_float = model.signatures["edit_float"](images=tf.constant(images.astype(np.float32) / 127.5 - 1))
+np.savez(sys.argv[3], **{"u_" + k: v.numpy() for k, v in as_uint8.items()},
+         **{"f_" + k: v.numpy() for k, v in as_float.items()})
+assert not any(name.startswith("sggan") for name in sys.modules), "only TensorFlow may be loaded"
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(demo_dir, tmp_path_factory):
+    exp = tmp_path_factory.mktemp("export") / "exp"
+
+    def cfg(*extra):
+        return make_cfg("--data_dir", demo_dir, "--exp_dir", exp, *TINY,
+                        "--attributes", "Male", "Black_Hair/Blond_Hair/Brown_Hair", *extra)
+    keras.utils.set_random_seed(0)
+    runs.train(cfg("--max_iters", "2"))
+    runs.export(cfg("--mode", "export"))
+    return cfg
+
+
+def test_output_keys_are_names():
+    assert editor.output_keys(["not Male", "age 20-39", "age 60-", "Male", "male"]) == [
+        "not_male", "age_20_39", "age_60", "male", "male_4"]
+
+
+def test_saved_model_in_a_fresh_process_edits_as_the_training_code(exported, tmp_path):
+    cfg = exported("--mode", "test")
+    images = (np.random.default_rng(0).random((3, 16, 16, 3)) * 255).astype(np.uint8)
+    np.save(tmp_path / "in.npy", images)
+    path = os.path.join(cfg["exp_dir"], "export", "editor")
+    result = subprocess.run([sys.executable, "-c", SERVE, path, str(tmp_path / "in.npy"), str(tmp_path / "out.npz")],
+                            capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    served = np.load(tmp_path / "out.npz")
+    _, _, task, _, _ = runs._restored(cfg, check_images=False)
+    expected = task.generator(images.astype(np.float32) / 127.5 - 1)
+    titles = [o.title for o in task.outputs]
+    keys = editor.output_keys(titles)
+    assert sorted(k[2:] for k in served if k.startswith("f_")) == sorted(keys) and len(keys) == 5
+    for key, edit in zip(keys, expected):
+        np.testing.assert_allclose(served["f_" + key], edit.numpy(), atol=1e-5)
+        as_uint8 = np.clip((edit.numpy() + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+        assert np.abs(served["u_" + key].astype(int) - as_uint8).max() <= 1
+    loaded = Editor.load(cfg["exp_dir"])
+    edits = loaded.edit(images[0])
+    assert list(edits) == titles and edits["Male"].dtype == np.uint8 and edits["Male"].shape == (16, 16, 3)
+    np.testing.assert_array_equal(edits["Blond Hair"], served["u_blond_hair"][0])
+    floats = loaded.edit(images.astype(np.float32) / 127.5 - 1)
+    np.testing.assert_allclose(floats["Brown Hair"], served["f_brown_hair"], atol=1e-6)

@@ -1,0 +1,103 @@
+"""UTKFace: labels from file names, bad names reported, the preset, a tiny run and test mode."""
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from sggan.core import datasets, utkface
+from sggan.core.errors import UserError
+from sggan.models.sggan import runs
+from tests.conftest import TINY, make_cfg
+
+BAD = ["39_1_20170116174525125.jpg.chip.jpg", "7_3_9_20170109.png", "25_1_7_20170104.jpg", "notes.txt"]
+
+
+def face(age, gender, race):
+    """A 200x200 stand-in face whose shading follows its labels."""
+    image = Image.new("RGB", (200, 200), (40 + 30 * race, 90, 140))
+    ImageDraw.Draw(image).ellipse((50, 30, 150, 170), fill=(min(255, 120 + age), 150 - 60 * gender, 120))
+    return image
+
+
+@pytest.fixture(scope="module")
+def utk_dir(tmp_path_factory):
+    """40 UTKFace-named faces (ages 1..97, both genders, all races) and four badly named files."""
+    folder = tmp_path_factory.mktemp("utk") / "UTKFace"
+    folder.mkdir()
+    for i in range(40):
+        age, gender, race = 1 + (i * 37) % 97, i % 2, i % 5
+        suffix = ".jpg.chip.jpg" if i % 3 else ".jpg"
+        face(age, gender, race).save(folder / f"{age}_{gender}_{race}_2017011{i:04d}{suffix}", "JPEG")
+    for name in BAD:
+        (folder / name).write_bytes(b"x")
+    return str(folder.parent)
+
+
+def test_names_parse():
+    assert utkface.parse_name("100_0_0_20170112213500903.jpg.chip.jpg") == (100, 0, 0)
+    assert utkface.parse_name("26_1_3_20170104235421282.jpg") == (26, 1, 3)
+    assert [utkface.parse_name(n) for n in BAD] == [None] * 4
+
+
+def test_folder_is_detected_read_and_bad_names_reported(utk_dir, capsys):
+    folder = utkface.find_folder(utk_dir)
+    assert folder == os.path.join(utk_dir, "UTKFace") and utkface.find_folder(folder) == folder
+    table = utkface.read_table(folder)
+    warning = capsys.readouterr().err
+    assert "skipping 4 file(s)" in warning and BAD[0] in warning
+    assert len(table.files) == 40 and table.names == ["age", "gender", "race"]
+    for name, row in zip(table.files, table.values):
+        assert tuple(row) == utkface.parse_name(name)
+    assert table.values[:, 0].tolist() != sorted(table.values[:, 0].tolist())  # shuffled, not by age
+
+
+def test_a_celeba_folder_is_not_taken_for_utkface(utk_dir, tmp_path):
+    (tmp_path / "list_attr_celeba.txt").write_text("0\nMale\n")
+    os.symlink(os.path.join(utk_dir, "UTKFace"), tmp_path / "UTKFace")
+    assert utkface.find_folder(str(tmp_path)) is None
+
+
+def utk_cfg(utk_dir, exp, *extra):
+    return make_cfg("--preset", "utkface_age", "--data_dir", utk_dir, "--exp_dir", exp, *TINY,
+                    "--split", "fraction", "--test_fraction", "0.2", *extra)
+
+
+def test_preset_labels_and_dry_run_counts(utk_dir, tmp_path):
+    cfg = utk_cfg(utk_dir, tmp_path / "exp")
+    assert cfg["presets"] == ["utkface_age"] and cfg["attributes"][0] == "age=0-19,20-39,40-59,60-"
+    ds = datasets.prepare(cfg)
+    assert [g.class_names for g in ds.groups] == [("age 0-19", "age 20-39", "age 40-59", "age 60-"),
+                                                  ("male", "female")]
+    ages = ds.table.values[ds.train.rows, 0]
+    summary = runs.dry_run(cfg)
+    age = summary["groups"]["age=0-19,20-39,40-59,60-"]
+    assert summary["train_images"] == 32 and summary["test_images"] == 8 and age["labelled"] == 32
+    assert list(age["classes"].values()) == [int(((ages >= lo) & (ages <= hi)).sum())
+                                             for lo, hi in ((0, 19), (20, 39), (40, 59), (60, 999))]
+    gender = summary["groups"]["gender=male,female"]
+    assert gender["positives"] == int((ds.table.values[ds.train.rows, 1] == 1).sum())
+
+
+def test_preset_flags(utk_dir):
+    with pytest.raises(UserError, match="either --demo or --preset"):
+        make_cfg("--demo", "--preset", "utkface_age")
+    with pytest.raises(UserError, match="invalid choice"):
+        make_cfg("--preset", "nope")
+
+
+def test_tiny_run_and_test_mode_on_utkface(utk_dir, tmp_path):
+    keras.utils.set_random_seed(0)
+    runs.train(utk_cfg(utk_dir, tmp_path / "exp", "--max_iters", "2"))
+    cfg = utk_cfg(utk_dir, tmp_path / "exp", "--mode", "test")
+    runs.test(cfg)
+    out = os.path.join(cfg["exp_dir"], "test")
+    grid = np.asarray(Image.open(os.path.join(out, "grid_0000.png")))
+    assert grid.shape[1] == 16 * (1 + 4 + 2)
+    report = json.load(open(os.path.join(out, "metrics.json")))
+    age = report["groups"]["age=0-19,20-39,40-59,60-"]
+    assert report["images"] == 8 and list(age["classes"]) == ["age 0-19", "age 20-39", "age 40-59", "age 60-"]
+    assert all(0 <= c["success"] <= 1 and 0 <= c["l1"] <= 2 for c in age["classes"].values())
+    assert report["groups"]["gender=male,female"]["on"] == "female"
