@@ -53,6 +53,9 @@ OPTIONS = {
     "n_blocks": Option("residual blocks in the generator", minimum=0),
     "d_layers": Option("stride-2 convolutions in the discriminator", positive=True),
     "no_sp": Option("turn spectral normalisation of the discriminator off", flag=True),
+    "upsampling": Option("generator upsampling: deconv (the original's 4x4 stride-2 transposed convolution) "
+                         "or resize (nearest-neighbour, then 3x3 convolution: no checkerboard)",
+                         choices=("deconv", "resize")),
     "identity_init": Option("initialise each output block to copy the input image (not in the original; "
                             "the demo uses it to learn edits in minutes)", flag=True),
     "loss": Option("adversarial loss", choices=("wgan-gp", "hinge", "lsgan", "nsgan")),
@@ -68,6 +71,9 @@ OPTIONS = {
     "lam_recon": Option("weight of the reconstruction loss", minimum=0.0),
     "lam_gp": Option("weight of the gradient penalty (0: none)", minimum=0.0),
     "lam_cls": Option("weight of the generator's classification loss", minimum=0.0),
+    "lam_gp_cls": Option("weight of a penalty on the input gradient of the critic's class margins, on real "
+                         "images (not in the original; 0: none): the critic's classifier cannot then be "
+                         "satisfied by pixel speckle", minimum=0.0),
     "seed": Option("random seed (data order, flips, initial weights, penalty draws)", minimum=0),
     "deterministic": Option("bit-exact TensorFlow ops (slower)", flag=True),
     "log_every": Option("iterations between console/loss-log lines", positive=True),
@@ -80,6 +86,8 @@ OPTIONS = {
     "num_test": Option("test only the first N test images", type=int, positive=True),
     "input": Option("your own photos (files or folders) for test mode", type=str, nargs="+"),
     "save_single": Option("in test mode also write each output as its own file", flag=True),
+    "classifier_steps": Option("training batches (of 64) of the attribute classifier (--mode classifier)",
+                               positive=True),
     "z_dim": Option("VAC+GAN noise size", positive=True),
     "set": Option("VAC+GAN sample mode: attribute settings NAME=0|1", type=str, nargs="+"),
     "fid_images": Option("images per side for --mode fid", positive=True),

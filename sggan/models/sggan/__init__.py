@@ -6,7 +6,9 @@ outputs.py   which output edits which group towards which class, and its reconst
 losses.py    adversarial losses, gradient penalty, masked classification, L1
 steps.py     the training steps (critic, generator) and the learning-rate schedule
 evaluation.py sample grids, the critic's accuracy, test-mode metrics
-runs.py      dry run, training, test and FID runs wired from a config
+classifier.py the independent attribute classifier that judges the edits (--mode classifier)
+judge.py     its figures for the edits: success, preservation, L1, PSNR, collapse
+runs.py      dry run, training, test, classifier and FID runs wired from a config
 
 This file is the model's interface to main.py (see sggan.models); the TensorFlow parts are
 imported only when a run starts, so that --help and bad flags answer at once.
@@ -15,7 +17,7 @@ from sggan.core.errors import UserError
 
 PRESET, DEMO_PRESET = None, "demo"
 EXPERIMENT_SUFFIX = ""
-MODES = ("train", "test", "fid")
+MODES = ("train", "test", "fid", "classifier")
 
 
 def validate(cfg):
