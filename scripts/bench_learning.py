@@ -19,6 +19,10 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from sggan.core.files import write_json  # noqa: E402
+
 OVERSAMPLE = {0.05: 10, 0.01: 50}  # as the paper's presets: about as many labelled entries as unlabelled
 
 
@@ -72,7 +76,7 @@ def main():
     extra = [a for a in extra if a != "--"]
     judge_dir = os.path.join(args.root, "classifier_only")
     started = time.time()
-    main_py("--mode", "classifier", "--exp_dir", judge_dir, "--seed", args.seed)
+    main_py("--mode", "classifier", "--exp_dir", judge_dir, "--seed", args.seed, *extra)
     accuracy = json.load(open(os.path.join(judge_dir, "classifier.json")))["accuracy"]
     print(f"classifier trained in {time.time() - started:.0f} s; accuracy on the real test faces: {accuracy}",
           flush=True)
@@ -87,11 +91,10 @@ def main():
         main_py("--mode", "test", "--exp_dir", exp_dir)
         rows.append(row(share, exp_dir, seconds))
         print(f"labels {share:.0%}: trained in {seconds:.0f} s; {rows[-1]['summary']}", flush=True)
+        write_json(args.out, {"classifier_accuracy": accuracy, "seed": args.seed, "extra_flags": extra,
+                              "rows": rows})  # after every share, so an interrupted benchmark keeps its rows
     names = json.load(open(os.path.join(exp_dir, "test", "metrics.json")))["classifier"]["output_order"]
     print(table(rows, names))
-    with open(args.out, "w") as f:
-        json.dump({"classifier_accuracy": accuracy, "seed": args.seed, "extra_flags": extra, "rows": rows}, f,
-                  indent=2)
     print(f"saved {args.out}")
 
 
