@@ -52,10 +52,9 @@ def row(share, exp_dir, seconds):
 
 def table(rows, names):
     """Rows: label share; per output: success where needed / preservation / L1; then wall time."""
-    short = [n.replace("Wearing_", "").replace("_Hair", " hair").replace("not ", "no ") for n in names]
     lines = ["cells: success where a change is needed / preservation / L1 to the input (judged by the "
              "attribute classifier)",
-             "| labels | " + " | ".join(short) + " | collapsed | training time |",
+             "| labels | " + " | ".join(names) + " | collapsed | training time |",
              "|---" * (len(names) + 3) + "|"]
     for r in rows:
         cells = [f"{r['outputs'][n]['success_needed']:.2f} / {r['outputs'][n]['preservation']:.2f} / "
