@@ -193,3 +193,13 @@ def test_identity_init_starts_as_an_exact_copy_without_speckle(upsampling):
     images = tf.random.uniform((3, 16, 16, 3), -1, 1, seed=1)
     for output in generator(images):
         np.testing.assert_allclose(output.numpy(), np.tanh(images.numpy()), atol=1e-5)
+
+
+def test_periodic_evaluation_reports_the_classifier(experiment, capsys):
+    """Training with a classifier in the experiment logs its verdict every --eval_every."""
+    cfg = experiment("--max_iters", "4")
+    runs.train(cfg)
+    rows = [json.loads(line) for line in open(os.path.join(cfg["exp_dir"], "losses.jsonl"))]
+    judged = [r for r in rows if "judge/success_needed" in r]
+    assert [r["step"] for r in judged] == [2] and 0.0 <= judged[0]["judge/preservation"] <= 1.0
+    assert "classifier: success where needed Male" in capsys.readouterr().out
