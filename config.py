@@ -33,6 +33,7 @@ SETTINGS = {
     "n_blocks": 6,                  # residual blocks in the generator trunk
     "d_layers": 6,                  # stride-2 convolutions in the discriminator
     "no_sp": False,                 # turn spectral normalisation of the discriminator off
+    "upsampling": "deconv",         # deconv (original: 4x4 stride-2 transposed conv) | resize (nearest + 3x3 conv)
     "identity_init": False,         # start each output block as a copy of the input image (not original)
     # --- training ----------------------------------------------------------------------
     "loss": "wgan-gp",              # wgan-gp | hinge | lsgan | nsgan
@@ -46,6 +47,7 @@ SETTINGS = {
     "lam_recon": 10.0,
     "lam_gp": 10.0,
     "lam_cls": 1.0,
+    "lam_gp_cls": 0.0,              # penalty on the input gradient of the critic's class margins (not original)
     "seed": 1234,
     "deterministic": False,         # bit-exact ops (slower); resuming is exact with it on
     # --- watching and saving -----------------------------------------------------------
@@ -61,6 +63,7 @@ SETTINGS = {
     "input": None,                  # your own photos: files or folders
     "save_single": False,           # also write each output as its own image file
     "align": True,                  # --input: find faces (MTCNN), align like CelebA, paste edits back
+    "classifier_steps": 1000,       # batches of 64 for the attribute classifier (--mode classifier)
     # --- VAC+GAN -----------------------------------------------------------------------
     "z_dim": 100,
     "set": None,                    # attribute settings for --mode sample, e.g. Male=1 Smiling=1

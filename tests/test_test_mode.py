@@ -30,8 +30,8 @@ def test_grids_and_metrics_for_the_test_split(trained):
     assert grid[:header].min() < 128  # the header has text on it
     report = json.load(open(os.path.join(out, "metrics.json")))
     assert report["images"] == 16 and report["step"] == 4 and report["checkpoint"].endswith("ckpt-4")
-    assert set(report["groups"]) == {"Male", "Smiling", "Black_Hair/Blond_Hair-Brown_Hair", "Wearing_Lipstick"}
-    for m in report["groups"].values():
+    assert set(report["critic"]) == {"Male", "Smiling", "Black_Hair/Blond_Hair-Brown_Hair", "Wearing_Lipstick"}
+    for m in report["critic"].values():
         assert {"accuracy_real", "success_on", "success_off", "success", "l1_on", "l1_off"} <= set(m)
         for key in ("accuracy_real", "success_on", "success_off", "success"):
             assert 0.0 <= m[key] <= 1.0

@@ -97,7 +97,7 @@ def test_tiny_run_and_test_mode_on_utkface(utk_dir, tmp_path):
     grid = np.asarray(Image.open(os.path.join(out, "grid_0000.png")))
     assert grid.shape[1] == 16 * (1 + 4 + 2)
     report = json.load(open(os.path.join(out, "metrics.json")))
-    age = report["groups"]["age=0-19,20-39,40-59,60-"]
+    age = report["critic"]["age=0-19,20-39,40-59,60-"]
     assert report["images"] == 8 and list(age["classes"]) == ["age 0-19", "age 20-39", "age 40-59", "age 60-"]
     assert all(0 <= c["success"] <= 1 and 0 <= c["l1"] <= 2 for c in age["classes"].values())
-    assert report["groups"]["gender=male,female"]["on"] == "female"
+    assert report["critic"]["gender=male,female"]["on"] == "female"

@@ -10,8 +10,9 @@ def weights():
 
 
 class PassThrough(keras.initializers.Initializer):
-    """N(0, 0.02) plus a unit centre tap from input channels [source, source + 3) to output
-    channels [0, 3): the layer starts by passing an RGB image through (see --identity_init)."""
+    """A kernel whose output channels [0, 3) copy input channels [source, source + 3) through its
+    centre tap and nothing else; the other output channels keep N(0, 0.02). The layer starts by
+    passing an RGB image through unchanged (see --identity_init)."""
 
     def __init__(self, source):
         self.source = source
@@ -19,6 +20,8 @@ class PassThrough(keras.initializers.Initializer):
 
     def __call__(self, shape, dtype=None):
         kernel = self.base(shape, dtype)
+        copy_channels = tf.cast(tf.range(shape[-1]) >= 3, kernel.dtype)  # zero the copying channels' noise
+        kernel = kernel * copy_channels
         centre_h, centre_w = shape[0] // 2, shape[1] // 2
         rows = [[centre_h, centre_w, self.source + c, c] for c in range(3)]
         return tf.tensor_scatter_nd_add(kernel, rows, tf.ones(3, kernel.dtype))
@@ -35,6 +38,15 @@ def conv(filters, kernel, stride=1, padding="same", name=None, initializer=None)
 def deconv(filters, kernel, stride, name=None):
     return keras.layers.Conv2DTranspose(filters, kernel, stride, padding="same", kernel_initializer=weights(),
                                         bias_initializer="zeros", name=name)
+
+
+def upsample(filters, kind, name=None):
+    """Double the resolution: the original's 4x4 stride-2 transposed convolution ("deconv"), or
+    nearest-neighbour resizing then a 3x3 convolution ("resize"), which has no checkerboard
+    pattern (Odena et al., 2016)."""
+    if kind == "deconv":
+        return deconv(filters, 4, 2, name=name)
+    return keras.Sequential([keras.layers.UpSampling2D(2, interpolation="nearest"), conv(filters, 3)], name=name)
 
 
 def instance_norm(name=None):

@@ -72,6 +72,9 @@ OPTIONS = {
     "n_blocks": Option("residual blocks in the generator", int, minimum=0),
     "d_layers": Option("stride-2 convolutions in the discriminator", int, positive=True),
     "no_sp": Option("turn spectral normalisation of the discriminator off", bool),
+    "upsampling": Option("generator upsampling: deconv (the original's 4x4 stride-2 transposed convolution) "
+                         "or resize (nearest-neighbour, then 3x3 convolution: no checkerboard)", str,
+                         choices=("deconv", "resize")),
     "identity_init": Option("initialise each output block to copy the input image (not in the original; "
                             "the demo uses it to learn edits in minutes)", bool),
     "loss": Option("adversarial loss", str, choices=("wgan-gp", "hinge", "lsgan", "nsgan")),
@@ -87,6 +90,9 @@ OPTIONS = {
     "lam_recon": Option("weight of the reconstruction loss", float, minimum=0.0),
     "lam_gp": Option("weight of the gradient penalty (0: none)", float, minimum=0.0),
     "lam_cls": Option("weight of the generator's classification loss", float, minimum=0.0),
+    "lam_gp_cls": Option("weight of a penalty on the input gradient of the critic's class margins, on real "
+                         "images (not in the original; 0: none): the critic's classifier cannot then be "
+                         "satisfied by pixel speckle", float, minimum=0.0),
     "seed": Option("random seed (data order, flips, initial weights, penalty draws)", int, minimum=0,
                    maximum=SEED_LIMIT),
     "deterministic": Option("bit-exact TensorFlow ops (slower)", bool),
@@ -103,6 +109,8 @@ OPTIONS = {
     "save_single": Option("in test mode also write each output as its own file", bool),
     "align": Option("--input photos: find every face (MTCNN), align it like CelebA and paste its edits back "
                     "into the full photo; false: use each photo's centre square as it is", bool),
+    "classifier_steps": Option("training batches (of 64) of the attribute classifier (--mode classifier)",
+                               int, positive=True),
     "z_dim": Option("VAC+GAN noise size", int, positive=True),
     "set": Option("VAC+GAN sample mode: attribute settings NAME=0|1", str, nargs="+", optional=True),
     "fid_images": Option("images per side for --mode fid", int, positive=True),

@@ -6,8 +6,10 @@ outputs.py   which output edits which group towards which class, and its reconst
 losses.py    adversarial losses, gradient penalty, masked classification, L1
 steps.py     the training steps (critic, generator) and the learning-rate schedule
 evaluation.py sample grids, the critic's accuracy, test-mode metrics
+classifier.py the independent attribute classifier that judges the edits (--mode classifier)
+judge.py     its figures for the edits: success, preservation, L1, PSNR, collapse
 editor.py    the generator as a SavedModel and the Editor API (--mode export, --input photos)
-runs.py      dry run, training, test and FID runs wired from a config
+runs.py      dry run, training, test, classifier, FID and export runs wired from a config
 
 This file is the model's interface to main.py (see sggan.models); the TensorFlow parts are
 imported only when a run starts, so that --help and bad flags answer at once.
@@ -16,7 +18,7 @@ from sggan.core.errors import UserError
 
 PRESET, DEMO_PRESET = None, "demo"
 EXPERIMENT_SUFFIX = ""
-MODES = ("train", "test", "fid", "export")
+MODES = ("train", "test", "fid", "classifier", "export")
 
 
 def validate(cfg):

@@ -8,6 +8,12 @@ import tensorflow as tf
 from sggan.core import celeba, images, pipeline
 from sggan.core.loop import Report
 from sggan.models.sggan.outputs import group_outputs
+from sggan.models.sggan import judge
+
+NO_CLASSIFIER = ("this experiment has no attribute classifier, so no independent judge of the edits; "
+                 "train one with --mode classifier")
+# Test images edited by the periodic evaluation during training (the first ones of the test split).
+EVAL_IMAGES = 400
 
 
 def column_titles(outputs):
@@ -15,13 +21,20 @@ def column_titles(outputs):
     return ["input"] + [o.title for o in outputs]
 
 
-class Evaluator:
-    """Runs a trained (or training) generator and critic on test images."""
+def output_names(outputs):
+    """The outputs' readable names in output order (`Male`, `not Male`, `Blond Hair`, …)."""
+    return [o.title for o in outputs]
 
-    def __init__(self, cfg, dataset, task):
+
+class Evaluator:
+    """Runs a trained (or training) generator and critic on test images; `classifier` (the
+    independent judge, or None) scores the edits."""
+
+    def __init__(self, cfg, dataset, task, classifier=None):
         self.cfg, self.dataset = cfg, dataset
         self.generator, self.discriminator = task.generator, task.discriminator
         self.groups, self.outputs = dataset.groups, task.outputs
+        self.classifier = classifier
 
     @tf.function
     def _edit(self, batch):
@@ -79,25 +92,56 @@ class Evaluator:
         return Report(scalars={f"accuracy/{k}": v for k, v in result.items()},
                       message="critic's test accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items()))
 
+    def judge_hook(self, step):
+        """A hook body: the classifier's verdict on the edits of the first EVAL_IMAGES test images."""
+        listing = self.dataset.test.first(EVAL_IMAGES)
+        batches = ((b["image"], b["classes"].numpy(), b["masks"].numpy()) for b in self.test_batches(listing, 50))
+        figures = self.judge_batches(batches)
+        summary = judge_summary(figures)
+        return Report(scalars={f"judge/{k}": v for k, v in summary.items()},
+                      message="classifier: success where needed " + ", ".join(
+                          f"{n} {f['success_needed']:.2f}" for n, f in zip(output_names(self.outputs), figures))
+                      + f"; preservation {summary['preservation']:.3f}; collapsed outputs {summary['collapsed']}")
+
+    def judge_batches(self, batches):
+        """judge.output_figures of every output over (images, classes, masks) batches."""
+        tally = judge.JudgeTally(self.outputs)
+        for batch, classes, masks in batches:
+            edits = [e.numpy() for e in self.generator(batch)]
+            self._tally(tally, batch.numpy(), edits, classes, masks)
+        return tally.figures()
+
+    def _tally(self, tally, inputs, edits, classes, masks):
+        predicted_out = [self.classifier.predict_classes(e) for e in edits]
+        tally.add(inputs, edits, self.classifier.predict_classes(inputs), predicted_out, classes, masks)
+
     def manipulate(self, batches, grid_dir, save_single=False):
-        """Edit every image of `batches`, write one grid per batch; return manipulation statistics."""
+        """Edit every image of (images, names, classes, masks) batches, write one grid per batch.
+
+        Returns the critic's success and L1 per output, the image count, and the classifier's
+        judge.output_figures per output (None without a classifier).
+        """
         success = np.zeros(len(self.outputs))
         distance = np.zeros(len(self.outputs))
         count = 0
         titles = column_titles(self.outputs)
-        for number, (batch, names) in enumerate(batches):
+        tally = judge.JudgeTally(self.outputs) if self.classifier is not None else None
+        for number, (batch, names, classes, masks) in enumerate(batches):
             edits, logits = self._edit(batch)
             edits = [e.numpy() for e in edits]
             for o in self.outputs:
                 predicted = np.argmax(logits[o.group][o.index].numpy(), -1)
                 success[o.index] += np.sum(predicted == o.target)
-                distance[o.index] += np.sum(np.mean(np.abs(edits[o.index] - batch.numpy()), axis=(1, 2, 3)))
+                distance[o.index] += np.sum(judge.per_image_l1(edits[o.index], batch.numpy()))
+            if tally is not None:
+                self._tally(tally, batch.numpy(), edits, classes, masks)
             count += len(names)
             picture = images.grid([batch.numpy()] + edits, titles)
             images.save(picture, os.path.join(grid_dir, f"grid_{number:04d}.png"))
             if save_single:
                 self._save_single(grid_dir, names, edits, titles[1:])
-        return success / max(count, 1), distance / max(count, 1), count
+        figures = tally.figures() if tally is not None and count else None
+        return success / max(count, 1), distance / max(count, 1), count, figures
 
     def _save_single(self, grid_dir, names, outputs, titles):
         for k, title in enumerate(titles):
@@ -107,13 +151,22 @@ class Evaluator:
                 images.save(images.to_uint8(outputs[k][i]), os.path.join(grid_dir, "single", f"{stem}_{edit}.png"))
 
 
-def metrics_report(groups, outputs, accuracy, success, distance, count):
-    """metrics.json's content: per group accuracy, manipulation success and L1 to the input.
+def judge_summary(figures):
+    """Means over the outputs of the classifier's figures, the smallest success where needed, and
+    how many outputs collapsed."""
+    def present(key):
+        return [f[key] for f in figures if not math.isnan(f[key])]
+    return {"success_needed": float(np.mean(present("success_needed"))) if present("success_needed") else float("nan"),
+            "min_success_needed": min(present("success_needed"), default=float("nan")),
+            "preservation": float(np.mean(present("preservation"))) if present("preservation") else float("nan"),
+            "l1": float(np.mean(present("l1"))), "collapsed": int(sum(f["collapsed"] for f in figures))}
 
-    Two-class groups report their on/off outputs; larger groups one entry per class.
-    """
-    report = {"images": int(count), "groups": {}}
-    for a, group in enumerate(groups):
+
+def metrics_report(groups, outputs, accuracy, success, distance, count, figures=None, classifier_accuracy=None):
+    """metrics.json's content: the classifier's figures per output (or why there are none) and
+    the critic's per group (its accuracy on real images, its success, L1 to the input)."""
+    report = {"images": int(count), "critic": {}}
+    for a, group in enumerate(groups):  # two-class groups: on/off; larger groups: one entry per class
         mine = group_outputs(outputs, a)
         entry = {"accuracy_real": accuracy.get(group.spec) if accuracy else None,
                  "success": float(np.mean([success[o.index] for o in mine]))}
@@ -125,19 +178,49 @@ def metrics_report(groups, outputs, accuracy, success, distance, count):
         else:
             entry["classes"] = {group.class_names[o.target]: {"success": float(success[o.index]),
                                                               "l1": float(distance[o.index])} for o in mine}
-        report["groups"][group.spec] = entry
+        report["critic"][group.spec] = entry
+    if figures is None:
+        report["classifier"], report["classifier_note"] = None, NO_CLASSIFIER
+    else:
+        names = output_names(outputs)
+        report["classifier"] = {
+            "accuracy_real": classifier_accuracy,
+            "outputs": dict(zip(names, figures)), "output_order": names,
+            "summary": judge_summary(figures),
+            "collapse_rule": f"spread_ratio < {judge.COLLAPSE_RATIO} (mean pairwise L1 of the outputs over "
+                             f"that of their inputs, first {judge.SPREAD_IMAGES} images)",
+        }
     return report
 
 
+def _cell(value, width, fmt=".3f"):
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return f"{'-':>{width}s}" if missing else f"{value:{width}{fmt}}"
+
+
 def metrics_table(report):
-    lines = [f"{'group':36s} {'acc(real)':>9s} {'succ on':>8s} {'succ off':>8s} {'L1 on':>7s} {'L1 off':>7s}"]
-    for spec, m in report["groups"].items():
-        acc = "-" if m["accuracy_real"] is None or math.isnan(m["accuracy_real"]) else f"{m['accuracy_real']:.3f}"
+    """The console table: the classifier's figures per output first, then the critic's per group."""
+    judged = report.get("classifier")
+    if judged is None:
+        lines = [f"classifier: {report.get('classifier_note', NO_CLASSIFIER)}"]
+    else:
+        lines = ["judged by the attribute classifier (not the critic):",
+                 f"{'output':24s} {'succ all':>8s} {'succ need':>9s} {'preserv':>7s} {'L1':>6s} "
+                 f"{'L1 kept':>7s} {'PSNR kept':>9s} {'collapsed':>9s}"]
+        for name in judged["output_order"]:
+            f = judged["outputs"][name]
+            lines.append(f"{name:24s} {_cell(f['success'], 8)} {_cell(f['success_needed'], 9)} "
+                         f"{_cell(f['preservation'], 7)} {_cell(f['l1'], 6)} {_cell(f['l1_kept'], 7)} "
+                         f"{_cell(f['psnr_kept'], 9, '.2f')} {'YES' if f['collapsed'] else 'no':>9s}")
+    lines += ["the critic's own figures (the generator is trained to satisfy them):",
+              f"{'group':36s} {'acc(real)':>9s} {'succ on':>8s} {'succ off':>8s} {'L1 on':>7s} {'L1 off':>7s}"]
+    for spec, m in report["critic"].items():
+        acc = _cell(m["accuracy_real"], 9)
         if "classes" not in m:
-            lines.append(f"{spec:36s} {acc:>9s} {m['success_on']:8.3f} {m['success_off']:8.3f} "
+            lines.append(f"{spec:36s} {acc} {m['success_on']:8.3f} {m['success_off']:8.3f} "
                          f"{m['l1_on']:7.3f} {m['l1_off']:7.3f}")
             continue
-        lines.append(f"{spec:36s} {acc:>9s} {m['success']:8.3f}  (mean over its classes)")
+        lines.append(f"{spec:36s} {acc} {m['success']:8.3f}  (mean over its classes)")
         lines += [f"  → {name:33s} {'':9s} {c['success']:8.3f} {'':8s} {c['l1']:7.3f}"
                   for name, c in m["classes"].items()]
     return "\n".join(lines)

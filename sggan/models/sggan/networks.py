@@ -7,7 +7,7 @@ stable paths (`generator/head3/out1/kernel`) by which checkpoints store and rest
 import keras
 import tensorflow as tf
 
-from sggan.core.layers import PassThrough, conv, deconv, instance_norm, spectral_conv
+from sggan.core.layers import PassThrough, conv, instance_norm, spectral_conv, upsample
 
 # Output blocks per group position, cycled, as the original: gender and lipstick end in one 7x7
 # convolution; smile and hair in 3x3 → 32 channels → 3x3.
@@ -31,9 +31,9 @@ class OutputHead(keras.layers.Layer):
     """One generator output: upsample, concatenate the input image ("refined residual image
     learning"), then the output block and tanh."""
 
-    def __init__(self, ngf, block, identity_init=False, **kwargs):
+    def __init__(self, ngf, block, identity_init=False, upsampling="deconv", **kwargs):
         super().__init__(**kwargs)
-        self.up, self.norm = deconv(ngf, 4, 2, name="up"), instance_norm("norm")
+        self.up, self.norm = upsample(ngf, upsampling, name="up"), instance_norm("norm")
         # identity_init: the output block starts by copying the concatenated input image (its last
         # 3 channels) to the output, so training starts from near-identity edits.
         first = PassThrough(ngf) if identity_init else None
@@ -58,15 +58,16 @@ class Generator(keras.Model):
     once on a batch of several inputs and applies only the heads it needs.
     """
 
-    def __init__(self, output_groups, ngf=64, n_blocks=6, identity_init=False, **kwargs):
+    def __init__(self, output_groups, ngf=64, n_blocks=6, identity_init=False, upsampling="deconv", **kwargs):
         super().__init__(**kwargs)
         self.n_outputs = len(output_groups)
         self.encoder = [conv(ngf, 7, name="enc1"), instance_norm("enc1_norm"),
                         conv(2 * ngf, 4, 2, name="enc2"), instance_norm("enc2_norm"),
                         conv(4 * ngf, 4, 2, name="enc3"), instance_norm("enc3_norm")]
         self.blocks = [ResidualBlock(4 * ngf, name=f"block{i}") for i in range(n_blocks)]
-        self.shared_up, self.shared_norm = deconv(2 * ngf, 4, 2, name="shared_up"), instance_norm("shared_norm")
-        self.heads = [OutputHead(ngf, HEAD_BLOCKS[group % len(HEAD_BLOCKS)], identity_init, name=f"head{k}")
+        self.shared_up = upsample(2 * ngf, upsampling, name="shared_up")
+        self.shared_norm = instance_norm("shared_norm")
+        self.heads = [OutputHead(ngf, HEAD_BLOCKS[group % len(HEAD_BLOCKS)], identity_init, upsampling, name=f"head{k}")
                       for k, group in enumerate(output_groups)]
 
     def trunk(self, images):
@@ -120,7 +121,7 @@ def build(cfg, outputs):
     (a group has as many classes as outputs)."""
     groups = [o.group for o in outputs]
     generator = Generator(groups, cfg["ngf"], cfg["n_blocks"], cfg["identity_init"],
-                          name="generator")
+                          cfg.get("upsampling", "deconv"), name="generator")
     discriminator = Discriminator([groups.count(a) for a in range(max(groups) + 1)], cfg["image_size"], cfg["ndf"], cfg["d_layers"],
                                   spectral_norm=not cfg["no_sp"], name="discriminator")
     dummy = tf.zeros((1, cfg["image_size"], cfg["image_size"], 3))

@@ -1,20 +1,23 @@
-"""SG-GAN's runs, wired from a resolved config: dry run, training, test mode."""
+"""SG-GAN's runs, wired from a resolved config: dry run, training, test mode, the attribute classifier."""
 import glob
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from sggan.core import datasets, faces, fid, images, loop, pipeline
 from sggan.core.errors import UserError, warn
 from sggan.core.files import write_json
 from sggan.core.options import describe
+from sggan.models.sggan import classifier as attribute_classifier
 from sggan.models.sggan import editor, evaluation, networks, photos
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
 
 # Fields that fix the networks' shapes: test mode takes them from the experiment's config.json.
-MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers", "no_sp", "identity_init")
+MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers", "no_sp", "identity_init", "upsampling")
+LATER_FIELDS = {"upsampling": "deconv"}  # model fields added after the first release, with their old value
 
 
 def dry_run(cfg):
@@ -42,7 +45,10 @@ def train(cfg):
           f"{networks.trainable_count(task.generator):,} and discriminator "
           f"{networks.trainable_count(task.discriminator):,} parameters; output in {cfg['exp_dir']}",
           flush=True)
-    evaluator = evaluation.Evaluator(cfg, ds, task)
+    judge = attribute_classifier.load(cfg["exp_dir"], len(ds.groups))
+    print("the periodic evaluation includes the attribute classifier's verdict on the edits" if judge
+          else f"note: {evaluation.NO_CLASSIFIER}", flush=True)
+    evaluator = evaluation.Evaluator(cfg, ds, task, judge)
 
     def make_dataset(start_index):
         return pipeline.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"],
@@ -50,6 +56,8 @@ def train(cfg):
 
     hooks = [loop.Hook("samples", cfg["sample_every"], evaluator.sample_hook(evaluator.fixed_batch())),
              loop.Hook("accuracy", cfg["eval_every"], evaluator.accuracy_hook)]
+    if judge is not None:
+        hooks.append(loop.Hook("judge", cfg["eval_every"], evaluator.judge_hook))
     loop.train(cfg, task, make_dataset, hooks, check_data=ds.check_readable)
     return 0
 
@@ -66,10 +74,13 @@ def _trained_config(cfg):
     except (ValueError, UnicodeDecodeError) as problem:
         raise UserError(f"{path} is damaged ({problem}); restore it: it records the network settings "
                         "the checkpoints were trained with")
-    lacking = [k for k in MODEL_FIELDS if not isinstance(trained, dict) or k not in trained]
+    if not isinstance(trained, dict):
+        raise UserError(f"{path} is not a settings record; was it written by this program?")
+    trained = {**LATER_FIELDS, **trained}  # experiments older than a field had its default
+    lacking = [k for k in MODEL_FIELDS if k not in trained]
     if lacking:
         raise UserError(f"{path} lacks {', '.join(lacking)}; was it written by this program?")
-    changed = [k for k in MODEL_FIELDS if trained.get(k) != cfg.get(k)]
+    changed = [k for k in MODEL_FIELDS if trained[k] != cfg.get(k)]
     if changed:
         warn(f"using the trained model's {', '.join(changed)} from {path}")
     return {**cfg, **{k: trained[k] for k in MODEL_FIELDS}}
@@ -105,22 +116,53 @@ def test(cfg):
     print(f"testing {restored} (iteration {step}); results in {out_dir}", flush=True)
     if cfg["input"] and cfg["align"]:
         return _whole_photos(cfg, task, os.path.join(out_dir, "photos"))
-    evaluator = evaluation.Evaluator(cfg, ds, task)
+    judge = attribute_classifier.load(cfg["exp_dir"], len(ds.groups))
+    evaluator = evaluation.Evaluator(cfg, ds, task, judge)
     if cfg["input"]:
-        batches = _photo_batches(cfg)
-        grid_dir, accuracy = os.path.join(out_dir, "photos"), None
+        batches = _photo_batches(cfg, len(ds.groups))
+        grid_dir, accuracy, judge_accuracy = os.path.join(out_dir, "photos"), None, None
     else:
         listing = ds.test.first(cfg["num_test"]) if cfg["num_test"] else ds.test
-        batches = ((b["image"], [listing.files[p] for p in b["position"].numpy()])
-                   for b in evaluator.test_batches(listing))
+        batches = ((b["image"], [listing.files[p] for p in b["position"].numpy()], b["classes"].numpy(),
+                    b["masks"].numpy()) for b in evaluator.test_batches(listing))
         grid_dir, accuracy = out_dir, evaluator.accuracy(listing)
-    success, distance, count = evaluator.manipulate(batches, grid_dir, save_single=cfg["save_single"])
-    report = evaluation.metrics_report(ds.groups, task.outputs, accuracy, success, distance, count)
+        judge_accuracy = _classifier_accuracy(judge, ds, listing) if judge else None
+    success, distance, count, figures = evaluator.manipulate(batches, grid_dir, save_single=cfg["save_single"])
+    report = evaluation.metrics_report(ds.groups, task.outputs, accuracy, success, distance, count, figures,
+                                       judge_accuracy)
     report.update(checkpoint=restored, step=step, source="photos" if cfg["input"] else "test split")
     write_json(os.path.join(grid_dir, "metrics.json"), report)
     print(evaluation.metrics_table(report))
     print(f"wrote {count} image(s) as grids and metrics.json to {grid_dir}")
     return 0
+
+
+def train_classifier(cfg):
+    """--mode classifier: train the attribute classifier on the real training images, save it in
+    the experiment folder and write its accuracy per group on the real test images."""
+    ds = datasets.prepare(cfg)
+    many = [g.spec for g in ds.groups if g.n_classes != 2]
+    if many:
+        raise UserError(f"the attribute classifier judges two-class groups only; {', '.join(many)} "
+                        "has more classes")
+    size = cfg["image_size"]
+    print(f"training the attribute classifier at {size}x{size} for {cfg['classifier_steps']} steps "
+          f"on {len(np.unique(ds.train.rows))} real training images (every label)", flush=True)
+    model = attribute_classifier.train(ds, size, cfg["classifier_steps"], seed=cfg["seed"],
+                                       log=lambda text: print(text, flush=True))
+    path = attribute_classifier.save(model, cfg["exp_dir"], size)
+    accuracy = _classifier_accuracy(model, ds, ds.test)
+    report = {"accuracy": accuracy, "test_images": len(ds.test.files), "image_size": size,
+              "steps": cfg["classifier_steps"], "weights": path}
+    write_json(os.path.join(cfg["exp_dir"], "classifier.json"), report)
+    print("classifier accuracy on the real test images: " + ", ".join(f"{k} {v:.3f}" for k, v in accuracy.items()))
+    return 0
+
+
+def _classifier_accuracy(model, ds, listing):
+    predicted, positions = attribute_classifier.predictions(model, ds, listing, model.image_size)
+    values = attribute_classifier.accuracy(predicted, listing.classes[positions], listing.masks[positions])
+    return {group.spec: value for group, value in zip(ds.groups, values)}
 
 
 def _whole_photos(cfg, task, out_dir):
@@ -153,13 +195,17 @@ def _load_photos(cfg):
     return loaded
 
 
-def _photo_batches(cfg):
-    """The user's photos as model-ready batches (centre square or CelebA's crop, no alignment)."""
+def _photo_batches(cfg, n_groups):
+    """The user's photos as model-ready batches (centre square or CelebA's crop, no alignment), with
+    no labels."""
     loaded = _load_photos(cfg)
     prepared = [(path, _photo_to_model(pixels, cfg["image_size"])) for path, pixels in loaded]
     size = cfg["batch_size"]
-    batches = [(tf.stack([p for _, p in prepared[i:i + size]]), [n for n, _ in prepared[i:i + size]])
-               for i in range(0, len(prepared), size)]
+    batches = []
+    for i in range(0, len(prepared), size):
+        chunk = prepared[i:i + size]
+        unlabelled = np.zeros((len(chunk), n_groups))
+        batches.append((tf.stack([p for _, p in chunk]), [n for n, _ in chunk], unlabelled.astype(int), unlabelled))
     return batches
 
 
@@ -179,4 +225,4 @@ def export(cfg):
     return 0
 
 
-MODES = {"train": train, "test": test, "fid": frechet, "export": export}
+MODES = {"train": train, "test": test, "fid": frechet, "classifier": train_classifier, "export": export}

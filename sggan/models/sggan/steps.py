@@ -86,6 +86,9 @@ class SGGANTask:
                 per_sample = losses.gradient_penalty(self.discriminator, real_tiled, fakes, alpha)
                 penalty = self._mean(per_sample)  # = Σ over the outputs of each output's batch mean
                 total += cfg["lam_gp"] * penalty
+            if cfg["lam_gp_cls"] > 0:
+                total += cfg["lam_gp_cls"] * self._mean(
+                    losses.classifier_gradient_penalty(self.discriminator, images))
         variables = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         return {"d_loss": total, "d_adversarial": adversarial, "d_classification": classification,
