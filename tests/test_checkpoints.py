@@ -13,7 +13,7 @@ from sggan.models.sggan.networks import HEAD_BLOCKS, OutputHead, ResidualBlock
 from sggan.models.sggan.outputs import output_layout
 
 NGF, N_BLOCKS = 4, 2
-GROUPS = [o.group for o in output_layout([celeba.Group(f"g{a}", on=f"attribute{a}") for a in range(2)])]
+GROUPS = [o.group for o in output_layout([celeba.Group(f"g{a}", "single", (f"attribute{a}",)) for a in range(2)])]
 
 
 class ReorderedGenerator(networks.Generator):

@@ -189,7 +189,7 @@ def test_identity_init_starts_as_an_exact_copy_without_speckle(upsampling):
     keras.utils.set_random_seed(0)
     cfg = dict(ngf=8, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True, identity_init=True,
                upsampling=upsampling)
-    generator, _ = networks.build(cfg, output_layout([Group(f"A{i}", f"A{i}") for i in range(4)]), 4)
+    generator, _ = networks.build(cfg, output_layout([Group(f"A{i}", "single", (f"A{i}",)) for i in range(4)]))
     images = tf.random.uniform((3, 16, 16, 3), -1, 1, seed=1)
     for output in generator(images):
         np.testing.assert_allclose(output.numpy(), np.tanh(images.numpy()), atol=1e-5)

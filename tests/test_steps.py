@@ -19,10 +19,10 @@ def task():
     """A task with four single-attribute groups (eight outputs). Shared, so that its steps are
     traced once: every test below compares a step with a recomputation from the current weights."""
     cfg = make_cfg(*TINY)
-    groups = [celeba.Group(f"g{a}", on=f"attribute{a}") for a in range(N_GROUPS)]
+    groups = [celeba.Group(f"g{a}", "single", (f"attribute{a}",)) for a in range(N_GROUPS)]
     outputs = output_layout(groups)
     keras.utils.set_random_seed(5)
-    generator, discriminator = networks.build(cfg, outputs, N_GROUPS)
+    generator, discriminator = networks.build(cfg, outputs)
     return SGGANTask(cfg, generator, discriminator, outputs, N_GROUPS)
 
 
