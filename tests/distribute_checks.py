@@ -83,8 +83,8 @@ def one_iteration(model, strategy_name, labelled_rows):
     weights = {f"{key}/{path}": v.numpy().tolist() for key, net in task.networks.items()
                for path, v in checkpoints.by_name(net).items()}
     # Adam's moments hold the gradients themselves (its first step is blind to their scale).
-    moments = {f"{key}/{v.path.split('/', 1)[-1]}": v.numpy().tolist() for key, opt in task.state.items()
-               if isinstance(opt, keras.optimizers.Optimizer) for v in opt.variables if v.shape.rank}
+    moments = {f"{key}/{v.path.split('/', 1)[-1]}": v.numpy().tolist() for key, opt in task.optimizers.items()
+               for v in opt.variables if v.shape.rank}
     return {"losses": losses, "weights": weights, "moments": moments}
 
 
@@ -134,14 +134,14 @@ def checkpoint_round_trip(save_under, restore_under, directory):
         task = sggan_task(tiny_cfg())
         batch = distributed(tf.distribute.get_strategy(), batch_of(task.cfg, task.n_groups, range(4)))
         task.iteration(0, lambda: batch)
-        saver = checkpoints.Checkpoints(directory, 2, task.networks, task.state)
+        saver = checkpoints.Checkpoints(directory, 2, {**task.networks, **task.optimizers}, task.state)
         saver.step.assign(1)
         path = saver.save()
         before = {k: v.numpy() for k, v in checkpoints.by_name(task.discriminator).items()}
         draw = float(tf.reduce_sum(task.rng.uniform([3])))
     with strategy_named(restore_under).scope():
         fresh = sggan_task(tiny_cfg(seed=99))
-        loader = checkpoints.Checkpoints(directory, 2, fresh.networks, fresh.state)
+        loader = checkpoints.Checkpoints(directory, 2, {**fresh.networks, **fresh.optimizers}, fresh.state)
         loader.restore_step(1)
         after = {k: v.numpy() for k, v in checkpoints.by_name(fresh.discriminator).items()}
         same_draw = float(tf.reduce_sum(fresh.rng.uniform([3]))) == draw
