@@ -50,6 +50,10 @@ SETTINGS = {
     "lam_gp_cls": 0.0,              # penalty on the input gradient of the critic's class margins (not original)
     "seed": 1234,
     "deterministic": False,         # bit-exact ops (slower); resuming is exact with it on
+    "strategy": "default",          # default (one device) | mirrored (GPUs / --devices) | multiworker
+    "devices": None,                # for mirrored, e.g. GPU:0,GPU:1 (default: all GPUs)
+    "precision": "float32",         # float32 | mixed_float16 | mixed_bfloat16
+    "jit": False,                   # XLA-compile the training steps (see README, "Speed")
     # --- watching and saving -----------------------------------------------------------
     "log_every": 200,
     "sample_every": 400,

@@ -27,17 +27,21 @@ def main(argv, config_module=None):
     with crash.reported(cfg["exp_dir"]):
         # imported after parsing so that --help and bad flags answer at once
         tf = startup.import_tensorflow(verbose)
+        from sggan.core import distribute, precision
+
+        distribute.configure_devices(cfg)  # before anything initialises TensorFlow's devices
         tf.keras.utils.set_random_seed(cfg["seed"])
         if cfg["deterministic"]:
             tf.config.experimental.enable_op_determinism()
         model = MODELS[cfg["model"]]
-        if cfg["dry_run"]:
-            print(json.dumps(model.dry_run(cfg)))
-            return 0
-        if cfg["mode"] != "train":
-            return model.run(cfg)
-        with ExperimentLock(cfg["exp_dir"]):
-            return model.run(cfg)
+        with precision.policy(cfg["precision"]), distribute.make_strategy(cfg).scope():
+            if cfg["dry_run"]:
+                print(json.dumps(model.dry_run(cfg)))
+                return 0
+            if cfg["mode"] != "train":
+                return model.run(cfg)
+            with ExperimentLock(cfg["exp_dir"]):
+                return model.run(cfg)
 
 
 def run(argv):

@@ -82,9 +82,19 @@ def tiny_vacgan(demo_dir):
     cfg = make_cfg("--model", "vacgan", "--data_dir", demo_dir, "--split", "partition", "--image_size", "16",
                    "--batch_size", "8", "--z_dim", "8")
     ds = datasets.prepare(cfg, datasets.all_attribute_lists)
-    batch = next(iter(vacgan_runs.make_dataset(cfg, ds)(0)))
-    batch["noise"] = tf.random.normal((8, 8))
-    return cfg, ds, VACGANTask(cfg, len(ds.table.names)), batch
+    stream = next(iter(vacgan_runs.make_dataset(cfg, ds)(0)))  # [batch, n_critic, ...]
+    task = VACGANTask(cfg, len(ds.table.names))
+    batch = {"image": stream["image"][:, 0], "classes": stream["classes"][:, 0], "noise": tf.random.normal((8, 8)),
+             "dropout": [[tf.random.uniform(s) for s in task.generator.dropout_shapes(8)] for _ in range(3)]}
+    return cfg, ds, task, batch
+
+
+def critic_round(task, batch):
+    task.critic_step(batch["image"], batch["classes"], batch["noise"], batch["dropout"][0])
+
+
+def generator_updates(task, batch):
+    task.generator_step(batch["classes"], batch["noise"], batch["dropout"][1:])
 
 
 def moving_statistics(model):
@@ -95,11 +105,11 @@ def test_vacgan_critic_step_leaves_the_generators_moving_statistics_unchanged(de
     _, _, task, batch = tiny_vacgan(demo_dir)
     before = moving_statistics(task.generator)
     assert len(before) == 6  # mean and variance of three batch norms
-    task.train_critic_and_classifier(batch["image"], batch["classes"], batch["noise"])
+    critic_round(task, batch)
     assert all(np.array_equal(a, b) for a, b in zip(before, moving_statistics(task.generator)))
     classifier_before = moving_statistics(task.classifier)
     critic_u = [w.numpy().copy() for w in task.critic.non_trainable_weights]
-    task.train_generator(batch["classes"], batch["noise"])  # the generator's own steps do update them
+    generator_updates(task, batch)  # the generator's own steps do update them
     assert not any(np.array_equal(a, b) for a, b in zip(before, moving_statistics(task.generator)))
     # the frozen classifier keeps its statistics; the frozen critic's power iteration still steps
     assert all(np.array_equal(a, b) for a, b in zip(classifier_before, moving_statistics(task.classifier)))
@@ -118,8 +128,8 @@ def test_generator_gets_smoothed_attributes_in_training_and_0_1_when_sampling(de
     monkeypatch.setattr(networks.Generator, "call", recording_call)
     tf.config.run_functions_eagerly(True)
     try:
-        task.train_critic_and_classifier(batch["image"], batch["classes"], batch["noise"])
-        task.train_generator(batch["classes"], batch["noise"])
+        critic_round(task, batch)
+        generator_updates(task, batch)
         smoothed = batch["classes"].numpy() * 0.9
         assert len(seen) == 3 and all(np.allclose(s, smoothed) for s in seen)
         assert smoothed.max() == pytest.approx(0.9)

@@ -43,9 +43,9 @@ def restore(model, saved):
 
 
 def test_batched_penalty_equals_the_separate_penalty_of_every_output(task):
-    """train_d computes the eight penalties in one critic call on 8·B mixed images; it must equal
-    Σ over outputs k of mean_i (‖∇D(x̂_ik)‖ − 1)², x̂_ik = x_i + α_ik (G(x)_k,i − x_i), with one α per
-    (output, image) drawn from the task's random generator."""
+    """The critic step computes the eight penalties in one critic call on 8·B mixed images; it must
+    equal Σ over outputs k of mean_i (‖∇D(x̂_ik)‖ − 1)², x̂_ik = x_i + α_ik (G(x)_k,i − x_i), with one α
+    per (output, image) as the iteration draws them from the task's random generator."""
     images, classes, masks = real_batch()
     n_out = len(task.outputs)
     critic, before = task.discriminator, values(task.discriminator)
@@ -62,14 +62,14 @@ def test_batched_penalty_equals_the_separate_penalty_of_every_output(task):
     shared_alpha = penalty(lambda k: k, lambda k: alpha[0])
     shifted = penalty(lambda k: (k + 1) % n_out, lambda k: alpha[k])
     restore(critic, before)
-    got = float(task.train_d(images, classes, masks)["d_penalty"])
+    got = float(task.critic_step(images, classes, masks, tf.concat(alpha, 0))[0]["d_penalty"])
     np.testing.assert_allclose(got, separate, rtol=1e-5)
     for wrong in (shared_alpha, shifted):
         assert abs(wrong - separate) > 100 * 1e-5 * separate
 
 
 def test_reconstruction_equals_full_generator_passes_on_each_partner(task):
-    """train_g's reconstruction (one trunk pass on all fakes, one head each) equals, for every
+    """The generator step's reconstruction (one trunk pass on all fakes, one head each) equals, for every
     output k of group a, |x_k − G(x_k')_k| with k' the other output of group a, from full passes."""
     images, _, _ = real_batch()
     fakes = task.generator(images)
@@ -80,7 +80,7 @@ def test_reconstruction_equals_full_generator_passes_on_each_partner(task):
     expected = float(tf.reduce_mean(tf.add_n(terms))) / len(terms)
     itself = np.mean([float(tf.reduce_mean(losses.l1(fakes[k], task.generator(fakes[k])[k])))
                       for k in range(len(fakes))])
-    got = float(task.train_g(images)["g_reconstruction"])
+    got = float(task.generator_step(images)[0]["g_reconstruction"])
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     assert abs(itself - expected) > 100 * 1e-5 * expected  # partner = itself would be seen
 
@@ -89,11 +89,11 @@ def test_each_step_updates_only_its_own_network(task):
     images, classes, masks = real_batch()
     generator_before, critic_before = values(task.generator), values(task.discriminator)
     d_updates, g_updates = int(task.d_optimizer.iterations), int(task.g_optimizer.iterations)
-    task.train_d(images, classes, masks)
+    task.critic_step(images, classes, masks, tf.random.uniform((len(task.outputs) * BATCH, 1, 1, 1)))
     assert_unchanged(task.generator, generator_before)
     assert_trained(task.discriminator, critic_before)
     critic_after_d = values(task.discriminator)
-    task.train_g(images)
+    task.generator_step(images)
     assert_unchanged(task.discriminator, critic_after_d)  # not even spectral norm's u moves
     assert_trained(task.generator, generator_before)
     assert int(task.d_optimizer.iterations) == d_updates + 1 and int(task.g_optimizer.iterations) == g_updates + 1

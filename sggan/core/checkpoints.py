@@ -84,10 +84,11 @@ class Checkpoints:
     """A tf.train.Checkpoint of the iteration counter, the data position and the given objects.
 
     `named` are Keras models and optimisers (stored by variable path); `others` are further
-    trackables such as random generators.
+    trackables such as random generators. Checkpoints are read from `directory` and written to
+    `write_to` (default: the same; a temporary folder on non-chief workers).
     """
 
-    def __init__(self, directory, keep, named, others):
+    def __init__(self, directory, keep, named, others, write_to=None):
         self.directory = directory
         self.step = tf.Variable(0, dtype=tf.int64, name="step")                    # completed iterations
         self.data_position = tf.Variable(0, dtype=tf.int64, name="data_position")  # next stream element
@@ -98,7 +99,7 @@ class Checkpoints:
             step=self.step, data_position=self.data_position,
             **{key: by_name(owner) for key, owner in named.items()}, **others)
         _repair_index(directory, keep)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=keep,
+        self.manager = tf.train.CheckpointManager(self.checkpoint, write_to or directory, max_to_keep=keep,
                                                   checkpoint_name="ckpt")
 
     def save(self):

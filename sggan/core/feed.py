@@ -3,7 +3,9 @@
 Every element of the stream carries its index in the endless shuffled sequence (see
 pipeline.training_dataset). The feed keeps the index of the next element in a variable that the
 checkpoint holds, so a resumed run restarts the stream exactly there, and counts gaps in the
-indices as unreadable images skipped.
+indices as unreadable images skipped. The stream is distributed over the replicas of the current
+tf.distribute strategy (sharded per worker on several machines). Position and skips are brought up
+to date only when asked (before a checkpoint, when the loop reports), not on every batch.
 
 Batches are fetched on a helper thread while the main thread waits in short slices: a thread
 blocked inside TensorFlow's C++ code never runs Python's signal handlers, so waiting there would
@@ -11,6 +13,9 @@ make a stream that yields nothing deaf to Ctrl-C and SIGTERM.
 """
 import queue
 import threading
+
+import numpy as np
+import tensorflow as tf
 
 POLL_SECONDS = 0.2
 RECHECK_SECONDS = 30.0  # without a batch this long, check that the images can still be read
@@ -37,19 +42,29 @@ class DataFeed:
         self.new_skips = 0         # since the last call to take_new_skips()
         self.iterator = None
         self.requests, self.results = queue.Queue(), queue.Queue()
+        self.last, self.unsynced = None, 0  # the newest batch; batches taken since the last sync
 
     def next_batch(self):
         if self.iterator is None:
-            self.iterator = iter(self.make_dataset(int(self.position.numpy())))
+            dataset = self.make_dataset(int(self.position.numpy()))
+            self.iterator = iter(tf.distribute.get_strategy().experimental_distribute_dataset(dataset))
             threading.Thread(target=self._fetch_forever, name="data-feed", daemon=True).start()
-        batch = self._wait_for_batch()
-        indices = batch["index"].numpy()
-        gap = int(indices[-1]) + 1 - int(self.position.numpy()) - len(indices)
+        self.last = self._wait_for_batch()
+        self.unsynced += 1
+        return self.last
+
+    def sync(self):
+        """Set the position after the newest batch and count the images skipped before it."""
+        if not self.unsynced:
+            return
+        indices = _global(self.last["index"])
+        last = int(indices.max())
+        gap = last + 1 - int(self.position.numpy()) - self.unsynced * indices.size
         if gap > 0:
             self.skipped += gap
             self.new_skips += gap
-        self.position.assign(int(indices[-1]) + 1)
-        return batch
+        self.position.assign(last + 1)
+        self.unsynced = 0
 
     def _fetch_forever(self):
         """Helper thread: one batch per request, so the stream never runs ahead of the position."""
@@ -78,6 +93,15 @@ class DataFeed:
             return batch
 
     def take_new_skips(self):
-        """Images skipped since the last call (for the console)."""
+        """Images skipped since the last call (for the console); brings the position up to date."""
+        self.sync()
         count, self.new_skips = self.new_skips, 0
         return count
+
+
+def _global(per_replica):
+    """All values of a distributed batch field, on the host (every worker's on several machines)."""
+    strategy = tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return strategy.gather(per_replica, axis=0).numpy()
+    return np.concatenate([t.numpy() for t in strategy.experimental_local_results(per_replica)])

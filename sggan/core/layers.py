@@ -50,9 +50,12 @@ def upsample(filters, kind, name=None):
 
 
 def instance_norm(name=None):
-    """Instance normalisation as the original: eps 1e-5, learned scale from N(1, 0.02), offset 0."""
+    """Instance normalisation as the original: eps 1e-5, learned scale from N(1, 0.02), offset 0.
+
+    Always computed in float32 (its variance loses too much in float16/bfloat16)."""
     return keras.layers.GroupNormalization(
-        groups=-1, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
+        groups=-1, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name,
+        dtype="float32")
 
 
 class SpectralNormConv2D(keras.layers.Conv2D):
@@ -63,23 +66,26 @@ class SpectralNormConv2D(keras.layers.Conv2D):
     sigma; Miyato et al. and the original code divide in the forward pass, gradients through sigma.
     One power iteration per training call updates the persistent vector `u`; other calls reuse it.
     As in both original codes, gradients also flow through the power iteration's u and v (a term
-    that vanishes once u has converged).
+    that vanishes once u has converged). The power iteration and sigma are float32 under mixed
+    precision; `u` is written by the first replica only under a distribution strategy (every
+    replica computes the same value).
     """
 
     def build(self, input_shape):
         super().build(input_shape)
         self.u = self.add_weight(shape=(1, self.filters), initializer=keras.initializers.RandomNormal(),
-                                 trainable=False, name="sn_u")
+                                 trainable=False, autocast=False, aggregation="only_first_replica", name="sn_u")
 
     def normalized_kernel(self, training):
-        matrix = tf.reshape(self.kernel, (-1, self.filters))
+        kernel = tf.convert_to_tensor(self.kernel)  # in the compute type
+        matrix = tf.reshape(tf.cast(kernel, tf.float32), (-1, self.filters))
         u = tf.math.l2_normalize(tf.convert_to_tensor(self.u))
         v = tf.math.l2_normalize(tf.matmul(u, matrix, transpose_b=True))
         if training:
             u = tf.math.l2_normalize(tf.matmul(v, matrix))
             self.u.assign(tf.stop_gradient(u))
         sigma = tf.squeeze(tf.matmul(tf.matmul(v, matrix), u, transpose_b=True))
-        return self.kernel / sigma
+        return kernel / tf.cast(sigma, kernel.dtype)
 
     def call(self, inputs, training=False):
         outputs = self.convolution_op(inputs, self.normalized_kernel(training))

@@ -3,8 +3,12 @@
 A model plugs in as a "task" with
 - `networks`: {name: Keras model}, `optimizers`: {name: Keras optimiser} and `state`: {name:
   random generator, …}, what a checkpoint must hold to resume exactly;
-- `iteration(step, next_batch)`: one training iteration, returning its scalar losses;
+- `iteration(step, next_batch)`: one training iteration, returning its scalar losses (tensors);
 and a list of Hooks for periodic work such as sample grids and accuracy checks.
+
+The losses stay on the device until they are logged, a checkpoint is saved or a hook runs; they
+are then fetched together and checked, so a loss that became NaN or Inf still stops the run before
+anything is saved after it. The console says how many replicas train in sync.
 """
 import math
 import os
@@ -12,7 +16,10 @@ import signal
 from dataclasses import dataclass, field
 from typing import Callable
 
+import tensorflow as tf
+
 from sggan.core import checkpoints as ckpt
+from sggan.core import distribute
 from sggan.core.crash import disk_problem
 from sggan.core.errors import UserError
 from sggan.core.feed import DataFeed, StoppedWaiting
@@ -65,20 +72,21 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def open_checkpoints(cfg, task):
+def open_checkpoints(cfg, task, write_to=None):
+    """The experiment's checkpoints; `write_to`: where this worker saves (see distribute.write_directory)."""
     return ckpt.Checkpoints(os.path.join(cfg["exp_dir"], "checkpoints"), cfg["keep"],
-                            {**task.networks, **task.optimizers}, task.state)
+                            {**task.networks, **task.optimizers}, task.state, write_to)
 
 
-def _resume(cfg, task):
+def _resume(cfg, task, write_to):
     """The experiment's checkpoints, restored to the latest readable one (or set aside by --fresh)."""
     directory = os.path.join(cfg["exp_dir"], "checkpoints")
     if cfg["fresh"]:
-        moved = ckpt.set_aside(directory)
+        moved = ckpt.set_aside(directory) if write_to == directory else None  # the chief's job
         if moved:
             print(f"--fresh: starting again; the previous checkpoints were moved to {moved}", flush=True)
-        return open_checkpoints(cfg, task), None
-    checkpoints = open_checkpoints(cfg, task)
+        return open_checkpoints(cfg, task, write_to), None
+    checkpoints = open_checkpoints(cfg, task, write_to)
     resumed = checkpoints.restore_latest()
     if resumed is None and checkpoints.available():
         raise UserError(f"checkpoints exist in {checkpoints.directory} but none can be read with this "
@@ -91,8 +99,10 @@ def _resume(cfg, task):
 
 
 def _check_finite(losses, step, last_saved):
+    """Stop on a NaN/Inf loss, unless float16 loss scaling skipped that iteration's overflowing
+    updates (`skipped_updates`): the weights did not change and the scale was lowered."""
     bad = [k for k, v in losses.items() if not math.isfinite(v)]
-    if bad:
+    if bad and not losses.get("skipped_updates", 0):
         raise TrainingDiverged(
             f"{', '.join(bad)} became {losses[bad[0]]} at iteration {step}; the last good "
             f"checkpoint is {last_saved or 'none'} (it is kept). Lower --learn_rate or check the data")
@@ -105,8 +115,12 @@ def train(cfg, task, make_dataset, hooks=(), check_data=None):
     check_data() raises UserError when its images can no longer be read (see DataFeed).
     config.json is written only once the run is known to proceed (the checkpoints fit).
     """
-    with StopRequest() as stop:
-        checkpoints, last_saved = _resume(cfg, task)
+    strategy = tf.distribute.get_strategy()
+    print(f"replicas: {strategy.num_replicas_in_sync} (--strategy {cfg['strategy']}, --precision "
+          f"{cfg['precision']}, --jit {str(cfg['jit']).lower()})", flush=True)
+    directory = os.path.join(cfg["exp_dir"], "checkpoints")
+    with StopRequest() as stop, distribute.write_directory(directory, strategy) as write_to:
+        checkpoints, last_saved = _resume(cfg, task, write_to)
         start = int(checkpoints.step.numpy())
         if start >= cfg["max_iters"]:
             print(f"already trained to iteration {start} (--max_iters {cfg['max_iters']}); nothing to do")
@@ -120,30 +134,62 @@ def train(cfg, task, make_dataset, hooks=(), check_data=None):
             monitor.close()
 
 
+class PendingLosses:
+    """Losses of the iterations since the last fetch, kept as tensors until they are needed."""
+
+    def __init__(self, monitor):
+        self.monitor, self.pending = monitor, []
+
+    def add(self, step, losses):
+        self.pending.append((step, losses))
+
+    def fetch(self, last_saved):
+        """Bring them to the host, check them and record them; the newest as floats (None if none)."""
+        fetched = tf.nest.map_structure(float, [losses for _, losses in self.pending])
+        newest = None
+        for (step, _), losses in zip(self.pending, fetched):
+            _check_finite(losses, step, last_saved)
+            self.monitor.scalars(step, losses)
+            newest = losses
+        self.pending = []
+        return newest
+
+
+def _catch_up(pending, feed, monitor, last_saved):
+    """Fetch and check the pending losses, bring the data position up to date, report skipped
+    images; returns the newest losses (None when nothing was pending)."""
+    losses = pending.fetch(last_saved)
+    skipped = feed.take_new_skips()
+    if skipped:
+        monitor.message(f"warning: skipped {skipped} unreadable image(s) ({feed.skipped} so far in this run)")
+    return losses
+
+
 def _iterate(cfg, task, hooks, checkpoints, last_saved, feed, monitor, stop):
     """The iterations from the restored step on; returns the path of the last checkpoint."""
+    pending = PendingLosses(monitor)
     for step in range(int(checkpoints.step.numpy()), cfg["max_iters"]):
         if stop.requested:  # asked before the first iteration: nothing new to save
             monitor.message(f"stopped before iteration {step}; the last checkpoint ({last_saved}) is kept")
             return last_saved
         try:
-            losses = {k: float(v) for k, v in task.iteration(step, feed.next_batch).items()}
+            pending.add(step, task.iteration(step, feed.next_batch))
         except StoppedWaiting:
+            _catch_up(pending, feed, monitor, last_saved)
             monitor.message(f"stopped while waiting for training data in iteration {step}; the last "
                             f"checkpoint ({last_saved or 'none'}) is kept. Run the same command again to resume.")
             return last_saved
-        _check_finite(losses, step, last_saved)
         checkpoints.step.assign(step + 1)
-        skipped = feed.take_new_skips()
-        if skipped:
-            monitor.message(f"warning: skipped {skipped} unreadable image(s) ({feed.skipped} so far in this run)")
-        monitor.scalars(step, losses)
-        monitor.progress(step, losses)
-        for hook in hooks:
-            if step % hook.every == 0:
-                monitor.report(step, hook.run(step))
         done = step + 1
+        due = [hook for hook in hooks if step % hook.every == 0]
+        losses = None
+        if due or step % cfg["log_every"] == 0 or done == cfg["max_iters"] or done % cfg["save_every"] == 0:
+            losses = _catch_up(pending, feed, monitor, last_saved)
+        monitor.progress(step, losses)
+        for hook in due:
+            monitor.report(step, hook.run(step))
         if done % cfg["save_every"] == 0 or done == cfg["max_iters"] or stop.requested:
+            _catch_up(pending, feed, monitor, last_saved)  # nothing unchecked goes into a checkpoint
             last_saved = _save(checkpoints, done, last_saved)
         if stop.requested:
             monitor.message(f"stopped at iteration {done}; saved {last_saved}. "

@@ -51,14 +51,16 @@ class Monitor:
         if report.message:
             self.message(report.message)
 
-    def progress(self, step, losses):
-        """Called after every iteration: advances the bar, prints a console line every log_every."""
+    def progress(self, step, losses=None):
+        """Called after every iteration: advances the bar, prints a console line every log_every.
+
+        `losses` are given when they were fetched (always on a log line's iteration)."""
         done = step + 1
         if self.interactive:
             if self.bar is None:
-                self.bar = keras.utils.Progbar(self.log_every, stateful_metrics=list(losses), unit_name="it")
-            self.bar.update(min(done - self.window_start, self.log_every),
-                            values=[(k, float(v)) for k, v in losses.items() if k in ("d_loss", "g_loss")])
+                self.bar = keras.utils.Progbar(self.log_every, stateful_metrics=["d_loss", "g_loss"], unit_name="it")
+            shown = [(k, float(v)) for k, v in (losses or {}).items() if k in ("d_loss", "g_loss")]
+            self.bar.update(min(done - self.window_start, self.log_every), values=shown or None)
         if step % self.log_every == 0 or done == self.max_iters:
             self._console_line(step, done, losses)
 

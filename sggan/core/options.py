@@ -96,6 +96,14 @@ OPTIONS = {
     "seed": Option("random seed (data order, flips, initial weights, penalty draws)", int, minimum=0,
                    maximum=SEED_LIMIT),
     "deterministic": Option("bit-exact TensorFlow ops (slower)", bool),
+    "strategy": Option("where to train: one device, several on this machine (all GPUs or --devices), "
+                       "or several machines (TF_CONFIG); --batch_size stays the global batch", str,
+                       choices=("default", "mirrored", "multiworker")),
+    "devices": Option("devices for --strategy mirrored, comma-separated (GPU:0,GPU:1; CPU:0,CPU:1 splits "
+                      "the CPU into logical devices)", str, nargs="+", optional=True),
+    "precision": Option("arithmetic: float32, or mixed float16 (loss-scaled) / bfloat16 with float32 weights",
+                        str, choices=("float32", "mixed_float16", "mixed_bfloat16")),
+    "jit": Option("compile the training steps with XLA", bool),
     "log_every": Option("iterations between console/loss-log lines", int, positive=True),
     "sample_every": Option("iterations between sample grids", int, positive=True),
     "eval_every": Option("iterations between test accuracy checks", int, positive=True),
@@ -329,6 +337,8 @@ def validate(cfg):
     """Refuse values the program cannot use (types, choices, ranges), before any work starts."""
     for name in OPTIONS:
         check_value(name, cfg.get(name), f"--{name}")
+    if cfg.get("devices") and cfg.get("strategy") != "mirrored":
+        raise UserError("--devices is for --strategy mirrored (multiworker uses each machine's GPUs)")
     if os.path.isfile(cfg["exp_dir"]):
         raise UserError(f"--exp_dir {cfg['exp_dir']} is a file, not a folder")
 

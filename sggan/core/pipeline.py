@@ -86,10 +86,15 @@ def load_image(raw, image_size, flip_seed=None, transform=SGGAN):
     return to_model_range(square, image_size, transform)
 
 
-def training_dataset(source, listing, image_size, batch_size, seed, start_index=0, flip=True, transform=SGGAN):
+def training_dataset(source, listing, image_size, batch_size, seed, start_index=0, flip=True, transform=SGGAN,
+                     steps=None):
     """Endless shuffled, (flipped,) batched training stream; remainder dropped, prefetched.
 
     `source` turns a file name into image bytes (a folder or TFRecord shards, see sources).
+    With `steps`, one element holds the batches of a whole training iteration laid out
+    [batch_size, steps, ...]: row b, column s is image b of the iteration's batch s (the stream's
+    element s·batch_size + b). Batch-major, so that a tf.distribute strategy gives each replica
+    its rows of every one of the iteration's batches.
     """
     data = tf.data.Dataset.from_tensor_slices((listing.files, listing.classes, listing.masks))
     data = data.shuffle(len(listing.files), seed=seed, reshuffle_each_iteration=True).repeat()
@@ -102,7 +107,19 @@ def training_dataset(source, listing, image_size, batch_size, seed, start_index=
         return {"image": image, "classes": classes, "masks": masks, "index": index}
 
     data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).ignore_errors()
+    if steps:
+        data = data.batch(steps * batch_size, drop_remainder=True).map(_batch_major(steps, batch_size)).unbatch()
     return data.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+
+
+def _batch_major(steps, batch_size):
+    """[steps·batch, ...] → [batch, steps, ...] for every field."""
+    def swap(element):
+        def one(t):
+            t = tf.reshape(t, tf.concat([[steps, batch_size], tf.shape(t)[1:]], 0))
+            return tf.transpose(t, tf.concat([[1, 0], tf.range(2, tf.rank(t))], 0))
+        return {k: one(v) for k, v in element.items()}
+    return swap
 
 
 def test_dataset(source, listing, image_size, batch_size, transform=SGGAN):

@@ -35,28 +35,34 @@ def generator_adversarial_loss(kind, fake_patch):
     raise ValueError(f"unknown loss {kind!r}")
 
 
-def gradient_penalty(critic, real, fake, alpha):
+def gradient_penalty(critic, real, fake, alpha, scale=1.0):
     """(‖∇ critic(x̂)‖₂ − 1)² per sample, x̂ = real + alpha·(fake − real), alpha ∈ [0, 1) per sample.
 
     The gradient is that of the sum of the critic's patch, its norm over all pixels and channels.
+    Under float16 the inner gradient is taken of the patch sum times the loss scale (so that small
+    gradients do not underflow) and divided by it again in float32.
     """
-    mixed = real + alpha * (fake - real)
-    with tf.GradientTape() as tape:
-        tape.watch(mixed)
-        patch, _ = critic(mixed)
-        total = tf.reduce_sum(patch)
-    gradients = tape.gradient(total, mixed)
-    norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]) + 1e-12)
-    return tf.square(norms - 1.0)
+    with tf.name_scope("gradient_penalty"):  # the profiler groups its ops by this name
+        mixed = real + alpha * (fake - real)
+        with tf.GradientTape() as tape:
+            tape.watch(mixed)
+            patch, _ = critic(mixed)
+            total = tf.reduce_sum(patch) * tf.cast(scale, patch.dtype)
+        gradients = tf.cast(tape.gradient(total, mixed), tf.float32) / tf.cast(scale, tf.float32)
+        norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]) + 1e-12)
+        return tf.square(norms - 1.0)
 
 
-def masked_cross_entropy(logits, classes, masks):
+def masked_cross_entropy(logits, classes, masks, mask_total=None):
     """Σ mask·CE / max(1, Σ mask) over the batch, for logits [B, 2] of one group.
 
     Returned as per-sample terms whose plain sum is that value (an all-unlabelled batch gives 0).
+    Under a distribution strategy `mask_total` is Σ mask over the global batch (all replicas), so
+    the replicas' sums add up to the one-device value.
     """
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(classes, tf.int32), logits=logits)
-    return masks * ce / tf.maximum(1.0, tf.reduce_sum(masks))
+    total = tf.reduce_sum(masks) if mask_total is None else mask_total
+    return masks * ce / tf.maximum(1.0, total)
 
 
 def cross_entropy(logits, target_class):

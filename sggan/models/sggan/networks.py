@@ -15,10 +15,13 @@ HEAD_BLOCKS = ("7x7", "3x3+3x3", "3x3+3x3", "7x7")
 
 
 class ResidualBlock(keras.layers.Layer):
-    """x + IN(conv3x3(ReLU(IN(conv3x3(x))))), no activation after the sum."""
+    """x + IN(conv3x3(ReLU(IN(conv3x3(x))))), no activation after the sum.
+
+    The sum stays float32 under mixed precision (only the convolutions inside compute in 16 bits),
+    like every container of the generator."""
 
     def __init__(self, filters, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(dtype="float32", **kwargs)
         self.conv1, self.norm1 = conv(filters, 3, name="conv1"), instance_norm("norm1")
         self.conv2, self.norm2 = conv(filters, 3, name="conv2"), instance_norm("norm2")
 
@@ -32,7 +35,7 @@ class OutputHead(keras.layers.Layer):
     learning"), then the output block and tanh."""
 
     def __init__(self, ngf, block, identity_init=False, upsampling="deconv", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(dtype="float32", **kwargs)
         self.up, self.norm = upsample(ngf, upsampling, name="up"), instance_norm("norm")
         # identity_init: the output block starts by copying the concatenated input image (its last
         # 3 channels) to the output, so training starts from near-identity edits.
@@ -47,7 +50,7 @@ class OutputHead(keras.layers.Layer):
         x = tf.concat([tf.nn.relu(self.norm(self.up(features))), image], axis=-1)
         for layer in self.out:
             x = layer(x)
-        return tf.tanh(x)
+        return tf.tanh(tf.cast(x, tf.float32))  # outputs in float32 under mixed precision
 
 
 class Generator(keras.Model):
@@ -59,7 +62,7 @@ class Generator(keras.Model):
     """
 
     def __init__(self, output_groups, ngf=64, n_blocks=6, identity_init=False, upsampling="deconv", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(dtype="float32", **kwargs)
         self.n_outputs = len(output_groups)
         self.encoder = [conv(ngf, 7, name="enc1"), instance_norm("enc1_norm"),
                         conv(2 * ngf, 4, 2, name="enc2"), instance_norm("enc2_norm"),
@@ -112,8 +115,9 @@ class Discriminator(keras.Model):
         for layer in self.body:
             x = tf.nn.leaky_relu(layer(x, training=training), 0.2)
         patch = tf.squeeze(self.adversarial(x, training=training), -1)
-        logits = [tf.reshape(head(x, training=training), (-1, head.filters)) for head in self.classifiers]
-        return patch, logits
+        logits = [tf.cast(tf.reshape(head(x, training=training), (-1, head.filters)), tf.float32)
+                  for head in self.classifiers]
+        return tf.cast(patch, tf.float32), logits  # float32 under mixed precision
 
 
 def build(cfg, outputs):

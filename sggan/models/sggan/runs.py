@@ -52,7 +52,7 @@ def train(cfg):
 
     def make_dataset(start_index):
         return pipeline.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"],
-                                         cfg["seed"], start_index)
+                                         cfg["seed"], start_index, steps=cfg["n_critic"])
 
     hooks = [loop.Hook("samples", cfg["sample_every"], evaluator.sample_hook(evaluator.fixed_batch())),
              loop.Hook("accuracy", cfg["eval_every"], evaluator.accuracy_hook)]

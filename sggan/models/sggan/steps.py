@@ -1,13 +1,17 @@
-"""SG-GAN's training steps: n_critic critic updates on fresh batches, then one generator update.
+"""SG-GAN's training iteration: n_critic critic updates on fresh batches, then one generator update.
 
-The steps are tf.functions, each with its own GradientTape; losses are averaged over the global
-batch so the same code can run under a tf.distribute strategy.
+The whole iteration is one tf.function call (no trip to the host between its six updates); it runs
+a replica function on every replica of the current tf.distribute strategy. Losses are averaged over
+the global batch, the masked classification loss is normalised by the global mask sum and the
+penalty's α is drawn for the global batch (each replica takes its rows), so an update under a
+strategy equals the one-device update at the same global batch.
 """
 import math
 
 import keras
 import tensorflow as tf
 
+from sggan.core import distribute, precision
 from sggan.models.sggan import losses
 
 
@@ -28,20 +32,32 @@ def lr_decay(step, max_iters, decay_start, floor=0.1):
 
 
 class SGGANTask:
-    """Owns the networks, optimisers and random state of one SG-GAN run, and its train steps."""
+    """Owns the networks, optimisers and random state of one SG-GAN run, and its train steps.
+
+    Create it in the strategy's scope. `iteration(step, next_batch)` expects batches laid out
+    [batch, n_critic, ...] (pipeline.training_dataset with steps=n_critic), distributed.
+    """
 
     def __init__(self, cfg, generator, discriminator, outputs, n_groups):
         self.cfg = cfg
         self.generator, self.discriminator = generator, discriminator
         self.outputs, self.n_groups = outputs, n_groups
+        self.strategy = tf.distribute.get_strategy()
         # epsilon 1e-8 as the original's tf.train.AdamOptimizer (Keras' default is 1e-7)
         adam = dict(beta_1=cfg["beta1"], beta_2=cfg["beta2"], epsilon=1e-8)
-        self.g_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam, name="g_adam")
-        self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam, name="d_adam")
+        self.g_optimizer = precision.optimizer(keras.optimizers.Adam(cfg["learn_rate"], **adam, name="g_adam"),
+                                               cfg["precision"])
+        self.d_optimizer = precision.optimizer(keras.optimizers.Adam(cfg["learn_rate"], **adam, name="d_adam"),
+                                               cfg["precision"])
         self.g_optimizer.build(generator.trainable_variables)
         self.d_optimizer.build(discriminator.trainable_variables)
         self.rng = tf.random.Generator.from_seed(cfg["seed"])
         self.global_batch = cfg["batch_size"]
+        # XLA compiles the per-replica gradient computations; collectives stay outside them.
+        self.critic_gradients = tf.function(self._critic_gradients, jit_compile=True) if cfg["jit"] \
+            else self._critic_gradients
+        self.generator_gradients = tf.function(self._generator_gradients, jit_compile=True) if cfg["jit"] \
+            else self._generator_gradients
         # What a checkpoint must hold to resume exactly (see loop.py).
         self.networks = dict(generator=generator, discriminator=discriminator)
         self.optimizers = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer)
@@ -54,48 +70,80 @@ class SGGANTask:
         return rate
 
     def iteration(self, step, next_batch):
-        """One training iteration; returns the scalar losses (a dict of floats-to-be)."""
+        """One training iteration; returns its losses as tensors (fetched only when logged)."""
         lr = self.set_learning_rate(step)
-        for _ in range(self.cfg["n_critic"]):
-            batch = next_batch()
-            d_terms = self.train_d(batch["image"], batch["classes"], batch["masks"])
-        g_terms = self.train_g(batch["image"])
-        return {**d_terms, **g_terms, "learning_rate": lr}
+        return {**self.train_iteration(next_batch()), "learning_rate": lr}
+
+    @tf.function
+    def train_iteration(self, batches):
+        """n_critic critic updates and one generator update, on every replica; the summed losses."""
+        n_out = len(self.outputs)
+        # Drawn here, outside the replicas, in the order a one-device run draws them.
+        alphas = tf.stack([self.rng.uniform([self.global_batch * n_out, 1, 1, 1], 0.0, 1.0)
+                           for _ in range(self.cfg["n_critic"])])
+        per_replica = self.strategy.run(self._replica_iteration, args=(batches, alphas))
+        return distribute.reduced(self.strategy, per_replica)
+
+    def _replica_iteration(self, batches, alphas):
+        rows = tf.shape(batches["image"])[0]
+        skipped = 0.0
+        for c in range(self.cfg["n_critic"]):
+            alpha = distribute.replica_rows(alphas[c], rows, groups=len(self.outputs))
+            d_terms, overflow = self.critic_step(batches["image"][:, c], batches["classes"][:, c],
+                                                 batches["masks"][:, c], alpha)
+            skipped += overflow
+        g_terms, overflow = self.generator_step(batches["image"][:, -1])
+        terms = {**d_terms, **g_terms}
+        if self.cfg["precision"] == "mixed_float16":
+            terms["skipped_updates"] = skipped + overflow  # overflowing float16 updates (see loop.py)
+        return terms
+
+    def critic_step(self, images, classes, masks, alpha):
+        """One critic update on this replica's share of a batch (inside a replica function)."""
+        mask_totals = distribute.global_sum(tf.reduce_sum(tf.cast(masks, tf.float32), 0))
+        gradients, terms = self.critic_gradients(images, classes, masks, mask_totals, alpha)
+        self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
+        return terms, precision.overflowed(self.d_optimizer, gradients)
+
+    def generator_step(self, images):
+        """One generator update on this replica's share of a batch (inside a replica function)."""
+        gradients, terms = self.generator_gradients(images)
+        self.g_optimizer.apply(gradients, self.generator.trainable_variables)
+        return terms, precision.overflowed(self.g_optimizer, gradients)
 
     def _mean(self, per_sample):
         return tf.nn.compute_average_loss(per_sample, global_batch_size=self.global_batch)
 
-    @tf.function
-    def train_d(self, images, classes, masks):
+    def _critic_gradients(self, images, classes, masks, mask_totals, alpha):
         cfg, n_out = self.cfg, len(self.outputs)
         batch = tf.shape(images)[0]
         fakes = tf.stop_gradient(tf.concat(self.generator(images), 0))
-        alpha = self.rng.uniform(tf.stack([batch * n_out, 1, 1, 1]), 0.0, 1.0)
         with tf.GradientTape() as tape:
             patch, logits = self.discriminator(tf.concat([images, fakes], 0), training=True)
             real_patch, fake_patches = patch[:batch], tf.split(patch[batch:], n_out)
             adversarial = tf.add_n([self._mean(losses.critic_loss(cfg["loss"], real_patch, fake))
                                     for fake in fake_patches])
             classification = tf.add_n([
-                tf.reduce_sum(losses.masked_cross_entropy(logits[a][:batch], classes[:, a], masks[:, a]))
+                tf.reduce_sum(losses.masked_cross_entropy(logits[a][:batch], classes[:, a], masks[:, a],
+                                                          mask_totals[a]))
                 for a in range(self.n_groups)])
             total = adversarial + classification
             penalty = tf.constant(0.0)
             if cfg["lam_gp"] > 0:
                 real_tiled = tf.tile(images, [n_out, 1, 1, 1])
-                per_sample = losses.gradient_penalty(self.discriminator, real_tiled, fakes, alpha)
+                per_sample = losses.gradient_penalty(self.discriminator, real_tiled, fakes, alpha,
+                                                     precision.loss_scale(self.d_optimizer))
                 penalty = self._mean(per_sample)  # = Σ over the outputs of each output's batch mean
                 total += cfg["lam_gp"] * penalty
             if cfg["lam_gp_cls"] > 0:
                 total += cfg["lam_gp_cls"] * self._mean(
                     losses.classifier_gradient_penalty(self.discriminator, images))
-        variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
-        return {"d_loss": total, "d_adversarial": adversarial, "d_classification": classification,
-                "d_penalty": penalty}
+            scaled = self.d_optimizer.scale_loss(total)
+        gradients = tape.gradient(scaled, self.discriminator.trainable_variables)
+        return gradients, {"d_loss": total, "d_adversarial": adversarial, "d_classification": classification,
+                           "d_penalty": penalty}
 
-    @tf.function
-    def train_g(self, images):
+    def _generator_gradients(self, images):
         cfg, n_out = self.cfg, len(self.outputs)
         batch = tf.shape(images)[0]
         with tf.GradientTape() as tape:
@@ -110,10 +158,10 @@ class SGGANTask:
                                        for o in self.outputs])
             reconstruction = self._reconstruction(fakes, batch)
             total = adversarial + cfg["lam_cls"] * classification + cfg["lam_recon"] * reconstruction
-        variables = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
-        return {"g_loss": total, "g_adversarial": adversarial, "g_classification": classification,
-                "g_reconstruction": reconstruction}
+            scaled = self.g_optimizer.scale_loss(total)
+        gradients = tape.gradient(scaled, self.generator.trainable_variables)
+        return gradients, {"g_loss": total, "g_adversarial": adversarial, "g_classification": classification,
+                           "g_reconstruction": reconstruction}
 
     def _reconstruction(self, fakes, batch):
         """Mean over outputs k of the mean over k's partners j of |x_k − G(x_j)_k| (outputs.py).

@@ -36,7 +36,7 @@ def make_dataset(cfg, ds):
     """The training stream: VAC+GAN's crop, no flips."""
     def build(start_index):
         return pipeline.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"], cfg["seed"],
-                                         start_index, flip=False, transform=pipeline.VACGAN)
+                                         start_index, flip=False, transform=pipeline.VACGAN, steps=cfg["n_critic"])
     return build
 
 

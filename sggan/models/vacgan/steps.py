@@ -1,76 +1,134 @@
-"""VAC+GAN's training steps: critic and classifier updates on real batches, then the generator's."""
+"""VAC+GAN's training iteration: critic and classifier updates on real batches, then the generator's.
+
+The whole iteration is one tf.function call running a replica function on every replica of the
+current tf.distribute strategy. Losses are averaged over the global batch; the noise and the
+generator's dropout draws are made for the global batch (each replica takes its rows), and batch
+norm is synchronised, so an update under a strategy equals the one-device update.
+"""
 import keras
 import tensorflow as tf
 
+from sggan.core import distribute, precision
 from sggan.models.vacgan.losses import hinge_critic_loss, smooth, smoothed_bce
 from sggan.models.vacgan.networks import build
 
 
 class VACGANTask:
     """Per iteration: n_critic rounds of (critic update, classifier update), each on a fresh real
-    batch with fresh noise; then the generator's adversarial and classification updates."""
+    batch with fresh noise; then the generator's adversarial and classification updates.
+
+    Create it in the strategy's scope. `iteration(step, next_batch)` expects batches laid out
+    [batch, n_critic, ...] (pipeline.training_dataset with steps=n_critic), distributed.
+    """
 
     def __init__(self, cfg, n_attributes):
         self.cfg, self.n_attributes = cfg, n_attributes
+        self.strategy = tf.distribute.get_strategy()
         self.generator, self.critic, self.classifier = build(cfg, n_attributes)
         adam = dict(beta_1=cfg["beta1"], beta_2=cfg["beta2"], epsilon=1e-7)  # the original's Keras default
-        self.d_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam, name="d_adam")
-        self.c_optimizer = keras.optimizers.Adam(cfg["learn_rate"], **adam, name="c_adam")
-        self.g_optimizer = keras.optimizers.Adam(cfg["g_learn_rate"], **adam, name="g_adam")
+        self.d_optimizer = precision.optimizer(keras.optimizers.Adam(cfg["learn_rate"], **adam, name="d_adam"),
+                                               cfg["precision"])
+        self.c_optimizer = precision.optimizer(keras.optimizers.Adam(cfg["learn_rate"], **adam, name="c_adam"),
+                                               cfg["precision"])
+        self.g_optimizer = precision.optimizer(keras.optimizers.Adam(cfg["g_learn_rate"], **adam, name="g_adam"),
+                                               cfg["precision"])
         self.d_optimizer.build(self.critic.trainable_variables)
         self.c_optimizer.build(self.classifier.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+        # Noise and dropout draws; in the checkpoint, so a resumed run draws what it would have.
         self.rng = tf.random.Generator.from_seed(cfg["seed"])
+        self.global_batch = cfg["batch_size"]
+        compiled = (lambda f: tf.function(f, jit_compile=True)) if cfg["jit"] else (lambda f: f)
+        self.critic_gradients = compiled(self._critic_gradients)
+        self.adversarial_gradients = compiled(self._adversarial_gradients)
+        self.classification_gradients = compiled(self._classification_gradients)
         # What a checkpoint must hold to resume exactly (see loop.py).
         self.networks = dict(generator=self.generator, critic=self.critic, classifier=self.classifier)
         self.optimizers = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
                                c_optimizer=self.c_optimizer)
-        # The dropout layers' random state: without it a resumed run would draw other dropout masks.
-        self.state = dict(rng=self.rng, dropout_seeds={layer.name: layer.seed_generator.state
-                                                       for layer in (self.generator.drop1, self.generator.drop2)})
-
+        self.state = dict(rng=self.rng)
 
     def iteration(self, step, next_batch):
-        """The generator's two updates reuse the last round's attributes and noise, as the original's."""
-        for _ in range(self.cfg["n_critic"]):
-            batch = next_batch()
-            noise = self._noise(tf.shape(batch["classes"])[0])
-            d_terms = self.train_critic_and_classifier(batch["image"], batch["classes"], noise)
-        g_terms = self.train_generator(batch["classes"], noise)
-        return {**d_terms, **g_terms}
-
-    def _noise(self, batch):
-        return self.rng.normal((batch, self.cfg["z_dim"]))
+        """One training iteration; returns its losses as tensors (fetched only when logged)."""
+        return self.train_iteration(next_batch())
 
     @tf.function
-    def train_critic_and_classifier(self, images, attributes, noise):
-        """As the original: the generator, frozen, is fed the smoothed attributes (see Generator.call)."""
-        fakes = self.generator(noise, smooth(attributes), training=True, frozen=True)
-        with tf.GradientTape() as tape:
-            d_loss = hinge_critic_loss(self.critic(images, training=True), self.critic(fakes, training=True))
-        variables = self.critic.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))
-        with tf.GradientTape() as tape:
-            c_loss = smoothed_bce(self.classifier(images, training=True), attributes)
-        variables = self.classifier.trainable_variables
-        self.c_optimizer.apply_gradients(zip(tape.gradient(c_loss, variables), variables))
-        return {"d_loss": d_loss, "c_loss": c_loss}
+    def train_iteration(self, batches):
+        """The generator's two updates reuse the last round's attributes and noise, as the original's;
+        every generator call draws its own dropout."""
+        rounds = self.cfg["n_critic"]
+        noise = [self.rng.normal((self.global_batch, self.cfg["z_dim"])) for _ in range(rounds)]
+        dropout = [self._dropout_draw() for _ in range(rounds + 2)]
+        per_replica = self.strategy.run(self._replica_iteration, args=(batches, noise, dropout))
+        return distribute.reduced(self.strategy, per_replica)
 
-    @tf.function
-    def train_generator(self, attributes, noise):
-        """Both updates feed the generator the smoothed attributes, as the original (0/1 when sampling);
-        the frozen critic and classifier still take a power-iteration step, as the original's do."""
+    def _dropout_draw(self):
+        return [self.rng.uniform(shape) for shape in self.generator.dropout_shapes(self.global_batch)]
+
+    def _replica_iteration(self, batches, noise, dropout):
+        rows = tf.shape(batches["image"])[0]
+        noise = [distribute.replica_rows(z, rows) for z in noise]
+        dropout = [[distribute.replica_rows(u, rows) for u in draw] for draw in dropout]
+        skipped = 0.0
+        for c in range(self.cfg["n_critic"]):
+            d_terms, overflow = self.critic_step(batches["image"][:, c], batches["classes"][:, c], noise[c], dropout[c])
+            skipped += overflow
+        g_terms, overflow = self.generator_step(batches["classes"][:, -1], noise[-1], dropout[-2:])
+        terms = {**d_terms, **g_terms}
+        if self.cfg["precision"] == "mixed_float16":
+            terms["skipped_updates"] = skipped + overflow  # overflowing float16 updates (see loop.py)
+        return terms
+
+    def _mean(self, per_sample):
+        return tf.nn.compute_average_loss(per_sample, global_batch_size=self.global_batch)
+
+    def critic_step(self, images, attributes, noise, dropout):
+        """The critic's and then the classifier's update on this replica's share of a batch."""
+        d_gradients, c_gradients, terms = self.critic_gradients(images, attributes, noise, dropout)
+        self.d_optimizer.apply(d_gradients, self.critic.trainable_variables)
+        self.c_optimizer.apply(c_gradients, self.classifier.trainable_variables)
+        return terms, precision.overflowed(self.d_optimizer, d_gradients) + \
+            precision.overflowed(self.c_optimizer, c_gradients)
+
+    def generator_step(self, attributes, noise, dropout):
+        """The generator's adversarial update, then its classification update (on the updated generator)."""
         variables = self.generator.trainable_variables
-        requested = smooth(attributes)
+        gradients, adversarial = self.adversarial_gradients(attributes, noise, dropout[0])
+        self.g_optimizer.apply(gradients, variables)
+        overflow = precision.overflowed(self.g_optimizer, gradients)
+        gradients, classification = self.classification_gradients(attributes, noise, dropout[1])
+        self.g_optimizer.apply(gradients, variables)
+        overflow += precision.overflowed(self.g_optimizer, gradients)
+        return {"g_adversarial": adversarial, "g_classification": classification}, overflow
+
+    def _critic_gradients(self, images, attributes, noise, dropout):
+        """As the original: the generator, frozen, is fed the smoothed attributes (see Generator.call)."""
+        fakes = self.generator(noise, smooth(attributes), training=True, frozen=True, dropout=dropout)
         with tf.GradientTape() as tape:
-            g_adversarial = -tf.reduce_mean(self.critic(self.generator(noise, requested, training=True),
-                                                       training=True))
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_adversarial, variables), variables))
+            d_loss = self._mean(hinge_critic_loss(self.critic(images, training=True), self.critic(fakes, training=True)))
+            scaled = self.d_optimizer.scale_loss(d_loss)
+        d_gradients = tape.gradient(scaled, self.critic.trainable_variables)
         with tf.GradientTape() as tape:
-            fakes = self.generator(noise, requested, training=True)
-            g_classification = smoothed_bce(self.classifier(fakes, training=True, frozen=True), attributes)
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_classification, variables), variables))
-        return {"g_adversarial": g_adversarial, "g_classification": g_classification}
+            c_loss = self._mean(smoothed_bce(self.classifier(images, training=True), attributes))
+            scaled = self.c_optimizer.scale_loss(c_loss)
+        c_gradients = tape.gradient(scaled, self.classifier.trainable_variables)
+        return d_gradients, c_gradients, {"d_loss": d_loss, "c_loss": c_loss}
+
+    def _adversarial_gradients(self, attributes, noise, dropout):
+        """Fed the smoothed attributes, as the original (0/1 when sampling); the frozen critic still
+        takes a power-iteration step, as the original's does."""
+        with tf.GradientTape() as tape:
+            fakes = self.generator(noise, smooth(attributes), training=True, dropout=dropout)
+            loss = self._mean(-self.critic(fakes, training=True))
+            scaled = self.g_optimizer.scale_loss(loss)
+        return tape.gradient(scaled, self.generator.trainable_variables), loss
+
+    def _classification_gradients(self, attributes, noise, dropout):
+        with tf.GradientTape() as tape:
+            fakes = self.generator(noise, smooth(attributes), training=True, dropout=dropout)
+            loss = self._mean(smoothed_bce(self.classifier(fakes, training=True, frozen=True), attributes))
+            scaled = self.g_optimizer.scale_loss(loss)
+        return tape.gradient(scaled, self.generator.trainable_variables), loss
 
     @tf.function
     def generate(self, z, attributes):

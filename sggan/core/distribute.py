@@ -1,0 +1,114 @@
+"""Where training runs: one device, several on one machine, or several machines (tf.distribute).
+
+Keras 3's own keras.distribution API does not drive the TensorFlow backend, so the engine is
+tf.distribute. `--batch_size` is the global batch: each of N replicas takes its 1/N of every batch,
+losses are averaged over the global batch and gradients summed over replicas, so an update equals
+the one-device update at the same global batch.
+"""
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from sggan.core.errors import UserError
+
+SUM = tf.distribute.ReduceOp.SUM
+
+
+def device_names(cfg):
+    """--devices as a list of names: `GPU:0,GPU:1` and `GPU:0 GPU:1` both work."""
+    return [name.strip() for item in cfg.get("devices") or [] for name in item.split(",") if name.strip()]
+
+
+def configure_devices(cfg):
+    """Split the CPU into logical devices when --devices names CPU:1 or higher (testing and
+    benchmarking replicas without GPUs). Must run before TensorFlow initialises its devices."""
+    numbers = [int(m.group(1)) for d in device_names(cfg) for m in [re.fullmatch(r"(?:/?device:)?CPU:(\d+)", d, re.I)] if m]
+    if not numbers or max(numbers) == 0:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * (max(numbers) + 1))
+    except RuntimeError:  # already initialised: the existing logical devices must do
+        pass
+
+
+def make_strategy(cfg):
+    """The tf.distribute strategy named by --strategy (and --devices); the global batch must split
+    evenly over its replicas."""
+    strategy = _strategy(cfg)
+    if cfg["batch_size"] % strategy.num_replicas_in_sync:
+        raise UserError(f"--batch_size {cfg['batch_size']} does not split evenly over "
+                        f"{strategy.num_replicas_in_sync} replicas; use a multiple of {strategy.num_replicas_in_sync}")
+    return strategy
+
+
+def _strategy(cfg):
+    kind, devices = cfg["strategy"], device_names(cfg)
+    if kind == "default":
+        return tf.distribute.get_strategy()
+    if kind == "mirrored":
+        known = {d.name.replace("/device:", "").upper() for d in tf.config.list_logical_devices()}
+        unknown = [d for d in devices or [] if d.replace("/device:", "").upper() not in known]
+        if unknown:
+            raise UserError(f"--devices {','.join(unknown)}: no such device here (have: {', '.join(sorted(known))})")
+        return tf.distribute.MirroredStrategy(devices or None)
+    if "TF_CONFIG" not in os.environ:
+        raise UserError("--strategy multiworker needs TF_CONFIG describing the cluster (see README, "
+                        "'Training on several GPUs or machines')")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def is_chief(strategy):
+    """True unless this is a non-chief worker of a multi-worker cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                             and "chief" not in resolver.cluster_spec().as_dict())
+
+
+@contextlib.contextmanager
+def write_directory(directory, strategy):
+    """Where this worker writes checkpoints: the real folder on the chief; a temporary one (removed
+    afterwards) on the others, which must still save because saving may need every worker."""
+    if is_chief(strategy):
+        yield directory
+        return
+    temporary = tempfile.mkdtemp(prefix="sggan_worker_ckpt_")
+    try:
+        yield temporary
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def replicas(strategy=None):
+    return (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
+
+
+def global_sum(value):
+    """Σ of a per-replica value over all replicas (inside a replica function; identity on one)."""
+    return tf.distribute.get_replica_context().all_reduce(SUM, value)
+
+
+def replica_rows(values, rows_per_replica, groups=1):
+    """This replica's rows of a tensor drawn for the whole global batch.
+
+    `values` holds `groups` blocks of global-batch rows one after another (e.g. one block per
+    generator output); the replica takes rows [r·n, (r+1)·n) of every block. Random numbers drawn
+    this way on every replica from the same state equal the one-device draw, and differ between
+    replicas.
+    """
+    context = tf.distribute.get_replica_context()
+    start = context.replica_id_in_sync_group * rows_per_replica
+    blocks = tf.reshape(values, tf.concat([[groups, -1], tf.shape(values)[1:]], 0))
+    mine = blocks[:, start:start + rows_per_replica]
+    return tf.reshape(mine, tf.concat([[-1], tf.shape(values)[1:]], 0))
+
+
+def reduced(strategy, per_replica):
+    """Sum a dict of per-replica scalars (each already normalised by the global batch)."""
+    return {k: strategy.reduce(SUM, v, axis=None) for k, v in per_replica.items()}

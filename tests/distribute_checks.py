@@ -1,0 +1,183 @@
+"""Checks of training under tf.distribute, run in a process of their own by test_distribute.py:
+the CPU must be split into two logical devices before TensorFlow initialises, which a pytest
+process that has already used TensorFlow cannot do.
+
+    python tests/distribute_checks.py CHECK [ARGS…]   → prints one JSON line with the results
+"""
+import functools
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import config  # noqa: E402
+from sggan.core import celeba, checkpoints, distribute, precision  # noqa: E402
+from sggan.models.sggan import networks  # noqa: E402
+from sggan.models.sggan.outputs import output_layout  # noqa: E402
+from sggan.models.sggan.steps import SGGANTask  # noqa: E402
+from sggan.models.vacgan.steps import VACGANTask  # noqa: E402
+
+distribute.configure_devices({"devices": ["CPU:0", "CPU:1"]})
+TWO = ["CPU:0", "CPU:1"]
+TINY = dict(image_size=16, ngf=4, ndf=4, n_blocks=1, d_layers=2, batch_size=4, n_critic=1, z_dim=8)
+
+
+def tiny_cfg(model="sggan", **extra):
+    cfg = {**config.SETTINGS, **(config.PRESETS["vacgan"] if model == "vacgan" else {}), **TINY, **extra}
+    cfg["model"] = model
+    return cfg
+
+
+@functools.lru_cache(maxsize=None)
+def strategy_named(name):
+    """One strategy object per kind for the whole process: collective ops of two MirroredStrategy
+    objects in one process can collide (as in training, a process uses one)."""
+    return tf.distribute.MirroredStrategy(TWO) if name == "mirrored" else tf.distribute.get_strategy()
+
+
+def sggan_task(cfg):
+    groups = [celeba.Group(f"group{a}", on=f"attribute{a}") for a in range(2)]
+    outputs = output_layout(groups)
+    keras.utils.set_random_seed(cfg["seed"])
+    generator, discriminator = networks.build(cfg, outputs, len(groups))
+    return SGGANTask(cfg, generator, discriminator, outputs, len(groups))
+
+
+def vacgan_task(cfg):
+    keras.utils.set_random_seed(cfg["seed"])
+    return VACGANTask(cfg, 3)
+
+
+def batch_of(cfg, n_groups, labelled_rows):
+    """One iteration's batches [B, n_critic, ...]; only `labelled_rows` carry labels."""
+    b, s, n = cfg["batch_size"], cfg["image_size"], cfg["n_critic"]
+    rng = np.random.default_rng(7)
+    masks = np.zeros((b, n, n_groups), np.float32)
+    masks[list(labelled_rows)] = 1.0
+    return {"image": rng.uniform(-1, 1, (b, n, s, s, 3)).astype(np.float32),
+            "classes": rng.integers(0, 2, (b, n, n_groups)).astype(np.int64),
+            "masks": masks, "index": np.arange(b * n, dtype=np.int64).reshape(n, b).T}
+
+
+def distributed(strategy, batch):
+    data = tf.data.Dataset.from_tensor_slices(batch).batch(len(batch["image"]))
+    return next(iter(strategy.experimental_distribute_dataset(data)))
+
+
+def one_iteration(model, strategy_name, labelled_rows):
+    """Losses and weights after one iteration (one critic and one generator step) from the same start."""
+    strategy = strategy_named(strategy_name)
+    with strategy.scope():
+        cfg = tiny_cfg(model)
+        task = sggan_task(cfg) if model == "sggan" else vacgan_task(cfg)
+        n_groups = task.n_groups if model == "sggan" else task.n_attributes
+        batch = distributed(strategy, batch_of(cfg, n_groups, labelled_rows))
+        losses = {k: float(v) for k, v in task.iteration(0, lambda: batch).items()}
+    weights = {f"{key}/{path}": v.numpy().tolist() for key, net in task.networks.items()
+               for path, v in checkpoints.by_name(net).items()}
+    # Adam's moments hold the gradients themselves (its first step is blind to their scale).
+    moments = {f"{key}/{v.path.split('/', 1)[-1]}": v.numpy().tolist() for key, opt in task.optimizers.items()
+               for v in opt.variables if v.shape.rank}
+    return {"losses": losses, "weights": weights, "moments": moments}
+
+
+def compare_iterations(model, rows):
+    """One iteration on one device and under MirroredStrategy over two devices."""
+    return {name: one_iteration(model, name, rows) for name in ("default", "mirrored")}
+
+
+def short_runs(data_dir, exp_root):
+    """Short training runs as main.py makes them, each run again to resume: their losses."""
+    from sggan.core.options import parse_config
+    from sggan.models import MODELS
+    from tests.conftest import TINY as TINY_FLAGS
+    results = {}
+    runs = {"sggan_mirrored": ["--strategy", "mirrored", "--devices", "CPU:0,CPU:1"],
+            "sggan_bfloat16_jit": ["--precision", "mixed_bfloat16", "--jit"],
+            "vacgan_mirrored": ["--model", "vacgan", "--strategy", "mirrored", "--devices", "CPU:0,CPU:1",
+                                "--z_dim", "8"]}
+    for name, flags in runs.items():
+        exp = os.path.join(exp_root, name)
+        for max_iters in (1, 2):
+            argv = ["--data_dir", data_dir, "--exp_dir", exp, *TINY_FLAGS, "--n_critic", "2",
+                    "--max_iters", str(max_iters), *flags]
+            cfg = parse_config(argv, config, MODELS)
+            keras.utils.set_random_seed(cfg["seed"])
+            with precision.policy(cfg["precision"]), strategy_named(cfg["strategy"]).scope():
+                assert MODELS[cfg["model"]].run(cfg) == 0
+        rows = [json.loads(line) for line in open(os.path.join(exp, "losses.jsonl"))]
+        results[name] = [r for r in rows if "g_adversarial" in r]
+    return results
+
+
+def alpha_rows():
+    """The rows of one global draw that each replica takes (replica_rows)."""
+    strategy = strategy_named("mirrored")
+    values = tf.range(8.0)
+
+    @tf.function
+    def run():
+        return strategy.run(lambda: distribute.replica_rows(values, 2, groups=2))
+    return [t.numpy().tolist() for t in strategy.experimental_local_results(run())]
+
+
+def checkpoint_round_trip(save_under, restore_under, directory):
+    """Save a trained task's state under one strategy, restore it into a fresh task under the other."""
+    with strategy_named(save_under).scope():
+        task = sggan_task(tiny_cfg())
+        batch = distributed(tf.distribute.get_strategy(), batch_of(task.cfg, task.n_groups, range(4)))
+        task.iteration(0, lambda: batch)
+        saver = checkpoints.Checkpoints(directory, 2, {**task.networks, **task.optimizers}, task.state)
+        saver.step.assign(1)
+        path = saver.save()
+        before = {k: v.numpy() for k, v in checkpoints.by_name(task.discriminator).items()}
+        draw = float(tf.reduce_sum(task.rng.uniform([3])))
+    with strategy_named(restore_under).scope():
+        fresh = sggan_task(tiny_cfg(seed=99))
+        loader = checkpoints.Checkpoints(directory, 2, {**fresh.networks, **fresh.optimizers}, fresh.state)
+        loader.restore_step(1)
+        after = {k: v.numpy() for k, v in checkpoints.by_name(fresh.discriminator).items()}
+        same_draw = float(tf.reduce_sum(fresh.rng.uniform([3]))) == draw
+    return {"path": os.path.basename(path), "equal": all(np.array_equal(before[k], after[k]) for k in before),
+            "same_draw": same_draw}
+
+
+def float16_overflow():
+    """A step whose gradients overflow float16: the weights stay, the loss scale halves."""
+    with precision.policy("mixed_float16"):
+        cfg = tiny_cfg(precision="mixed_float16")
+        task = sggan_task(cfg)
+        batch = distributed(tf.distribute.get_strategy(), batch_of(cfg, task.n_groups, range(4)))
+        task.iteration(0, lambda: batch)  # builds everything
+        before = [v.numpy() for v in task.discriminator.trainable_variables]
+        scale = float(task.d_optimizer.dynamic_scale.numpy())
+        task.d_optimizer.dynamic_scale.assign(1e30)  # any loss times this overflows float16's gradients
+        losses = {k: float(v) for k, v in task.iteration(1, lambda: batch).items()}
+        after = [v.numpy() for v in task.discriminator.trainable_variables]
+        return {"scale_before": 1e30, "scale_after": float(task.d_optimizer.dynamic_scale.numpy()),
+                "first_scale": scale, "unchanged": all(np.array_equal(a, b) for a, b in zip(before, after)),
+                "skipped_updates": losses.get("skipped_updates")}
+
+
+def everything(data_dir, directory):
+    """All checks in one process (TensorFlow starts once)."""
+    return {"sggan": compare_iterations("sggan", [0, 1]), "sggan_uneven": compare_iterations("sggan", [0, 2, 3]),
+            "vacgan": compare_iterations("vacgan", [0, 1]),
+            "alpha_rows": alpha_rows(),
+            "to_default": checkpoint_round_trip("mirrored", "default", os.path.join(directory, "a")),
+            "to_mirrored": checkpoint_round_trip("default", "mirrored", os.path.join(directory, "b")),
+            "float16_overflow": float16_overflow(), "runs": short_runs(data_dir, directory)}
+
+
+CHECKS = {"everything": everything, "runs": short_runs, "float16_overflow": float16_overflow,
+          "compare": lambda model: compare_iterations(model, [0, 1])}
+
+if __name__ == "__main__":
+    print(json.dumps(CHECKS[sys.argv[1]](*sys.argv[2:])))

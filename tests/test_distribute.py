@@ -1,0 +1,81 @@
+"""Training under tf.distribute on two logical CPU devices, mixed precision and XLA.
+
+The checks run once, in a process of their own (tests/distribute_checks.py): the CPU must be split
+into two devices before TensorFlow starts. Each test below asserts one part of their results.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+
+# Biases of layers followed by instance or batch norm have a gradient of exactly zero in theory; in
+# practice rounding noise (~1e-9), which Adam (epsilon 1e-7) turns into steps of ~1e-6 whose size
+# depends on the summation order. They are compared more loosely.
+BEFORE_NORM = ("enc1/bias", "enc2/bias", "enc3/bias", "conv0/bias", "conv1/bias", "conv2/bias", "conv3/bias",
+               "up/bias", "shared_up/bias", "dense2/bias")
+
+
+@pytest.fixture(scope="module")
+def results(demo_dir, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("distribute")
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "distribute_checks.py"), "everything",
+                           demo_dir, str(directory)], capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def assert_same_update(one, two, learning_rate):
+    for key, value in one["losses"].items():
+        np.testing.assert_allclose(two["losses"][key], value, rtol=1e-5, err_msg=key)
+    for path, value in one["weights"].items():
+        # Adam's first step is ±learning rate wherever the gradient is well above epsilon; where it
+        # is not (pre-norm biases, some of the classifier's), rounding shows: compare to 10% of a step.
+        np.testing.assert_allclose(two["weights"][path], value, rtol=1e-5, atol=0.1 * learning_rate, err_msg=path)
+    for path, value in one["moments"].items():  # such as g_optimizer/generator_enc1_kernel_momentum
+        if not any(f"{bias.replace('/', '_')}_" in path for bias in BEFORE_NORM):
+            # The gradients themselves: to 1e-5 of each tensor's largest entry.
+            np.testing.assert_allclose(two["moments"][path], value, rtol=1e-5,
+                                       atol=1e-5 * np.abs(value).max(), err_msg=path)
+
+
+@pytest.mark.parametrize("batch", ["sggan", "sggan_uneven"])
+def test_sggan_iteration_under_mirrored_equals_one_device(results, batch):
+    """One critic and one generator update; the labelled images of the batch all sit on replica 0
+    (sggan), or one on replica 0 and two on replica 1 (sggan_uneven: a mask sum normalised per
+    replica would differ)."""
+    assert_same_update(results[batch]["default"], results[batch]["mirrored"], 1e-4)
+
+
+def test_vacgan_iteration_under_mirrored_equals_one_device(results):
+    assert_same_update(results["vacgan"]["default"], results["vacgan"]["mirrored"], 2e-4)
+
+
+def test_penalty_draws_differ_between_replicas(results):
+    """Each replica takes its own rows of the global draw (per output block), none shared."""
+    first, second = results["alpha_rows"]
+    assert first == [0.0, 1.0, 4.0, 5.0] and second == [2.0, 3.0, 6.0, 7.0]
+
+
+@pytest.mark.parametrize("direction", ["to_default", "to_mirrored"])
+def test_checkpoint_restores_across_strategies(results, direction):
+    assert results[direction]["equal"] and results[direction]["same_draw"]
+
+
+def test_float16_overflow_is_skipped_and_lowers_the_scale(results):
+    outcome = results["float16_overflow"]
+    assert outcome["unchanged"]
+    assert outcome["scale_after"] == pytest.approx(outcome["scale_before"] / 2)
+    assert outcome["skipped_updates"] >= 1
+
+
+@pytest.mark.parametrize("run", ["sggan_mirrored", "sggan_bfloat16_jit", "vacgan_mirrored"])
+def test_short_runs_give_finite_losses_and_resume(results, run):
+    rows = results["runs"][run]
+    assert [r["step"] for r in rows] == [0, 1]  # one iteration, then one more after resuming
+    assert all(math.isfinite(v) for r in rows for v in r.values())
