@@ -43,10 +43,10 @@ def strategy_named(name):
 
 
 def sggan_task(cfg):
-    groups = [celeba.Group(f"group{a}", on=f"attribute{a}") for a in range(2)]
+    groups = [celeba.Group(f"group{a}", "single", (f"attribute{a}",)) for a in range(2)]
     outputs = output_layout(groups)
     keras.utils.set_random_seed(cfg["seed"])
-    generator, discriminator = networks.build(cfg, outputs, len(groups))
+    generator, discriminator = networks.build(cfg, outputs)
     return SGGANTask(cfg, generator, discriminator, outputs, len(groups))
 
 

@@ -78,12 +78,13 @@ class SpectralNormConv2D(keras.layers.Conv2D):
 
     def normalized_kernel(self, training):
         kernel = tf.convert_to_tensor(self.kernel)  # in the compute type
-        matrix = tf.reshape(tf.cast(kernel, tf.float32), (-1, self.filters))
-        u = tf.math.l2_normalize(tf.convert_to_tensor(self.u))
+        work = tf.float32 if kernel.dtype in (tf.float16, tf.bfloat16) else kernel.dtype
+        matrix = tf.reshape(tf.cast(kernel, work), (-1, self.filters))
+        u = tf.math.l2_normalize(tf.cast(tf.convert_to_tensor(self.u), work))
         v = tf.math.l2_normalize(tf.matmul(u, matrix, transpose_b=True))
         if training:
             u = tf.math.l2_normalize(tf.matmul(v, matrix))
-            self.u.assign(tf.stop_gradient(u))
+            self.u.assign(tf.cast(tf.stop_gradient(u), self.u.dtype))
         sigma = tf.squeeze(tf.matmul(tf.matmul(v, matrix), u, transpose_b=True))
         return kernel / tf.cast(sigma, kernel.dtype)
 
