@@ -2,6 +2,7 @@
 import json
 import os
 
+import config
 import keras
 import numpy as np
 import pytest
@@ -74,8 +75,8 @@ def test_output_layout_binary_unchanged_and_three_classes_in_class_order():
 
 
 def tiny_task(specs):
-    cfg = dict(ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True, identity_init=False,
-               learn_rate=1e-4, beta1=0.5, beta2=0.999, seed=0, batch_size=2)
+    cfg = dict(config.SETTINGS, ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True,
+               identity_init=False, seed=0, batch_size=2)
     groups = [celeba.parse_group(s, NAMES) for s in specs]
     outputs = output_layout(groups)
     generator, discriminator = networks.build(cfg, outputs)
