@@ -82,7 +82,8 @@ def test_missing_checkpoint_is_an_error(trained, tmp_path):
 def test_oper_flag_in_config_py_runs_test_mode(trained, monkeypatch, capsys):
     assert "OPER_FLAG = 0" in open(os.path.join(ROOT, "config.py")).read()
     monkeypatch.setattr(config, "OPER_FLAG", 1)  # as if edited in config.py
-    assert main.main(["--data_dir", trained.data_dir, "--exp_dir", trained.exp_dir, *TINY, "--num_test", "4"]) == 0
+    argv = ["--data_dir", trained.data_dir, "--exp_dir", trained.exp_dir, *TINY, "--num_test", "4"]
+    assert main.main(argv, config_module=config) == 0  # main.py reads config.py from disk unless given one
     out = capsys.readouterr().out
     assert "testing" in out and "succ on" in out
     report = json.load(open(os.path.join(trained.exp_dir, "test", "metrics.json")))
