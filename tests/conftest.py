@@ -5,6 +5,10 @@ import shutil
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest.ini runs two worker processes on the two cores; one op thread each avoids their thread
+    # pools fighting over the cores (the networks are tiny, so an op gains nothing from more).
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import pytest  # noqa: E402
 
@@ -16,9 +20,10 @@ from sggan.models import MODELS  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# A network small enough to train a few iterations in seconds on 2 CPU cores.
+# A network small enough to train a few iterations in seconds on 2 CPU cores. Building the compiled
+# iteration, not running it, is what costs: one critic update per iteration (not five) halves that.
 TINY = ["--image_size", "16", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--d_layers", "2",
-        "--batch_size", "4", "--split", "partition", "--log_every", "2", "--sample_every", "2",
+        "--batch_size", "4", "--n_critic", "1", "--split", "partition", "--log_every", "2", "--sample_every", "2",
         "--eval_every", "2", "--save_every", "2"]
 # For runs whose test is not about sample grids or accuracy checks: those hooks run only at step 0.
 QUIET = ["--sample_every", "100000", "--eval_every", "100000"]
@@ -68,6 +73,27 @@ class Experiment:
     def copy(self, target):
         """A copy to change (resume, corrupt, --fresh) without touching the shared one."""
         return Experiment(self.data_dir, shutil.copytree(self.exp_dir, target))
+
+    def rewound_copy(self, target, step):
+        """A copy as a run stopped at `step` would have left it: the later checkpoints are gone (the
+        loss log still holds the later lines, which resuming must drop)."""
+        return Experiment(self.data_dir, rewind(shutil.copytree(self.exp_dir, target), step))
+
+
+def rewind(exp_dir, step):
+    """Delete an experiment's checkpoints after `step` and index the rest, as if it had stopped there
+    (the checkpoint a run saves periodically and the one it saves when it stops are the same save)."""
+    import tensorflow as tf
+    from sggan.core import checkpoints
+    folder = os.path.join(exp_dir, "checkpoints")
+    for saved_step, path in checkpoints.saved(folder):
+        if saved_step > step:
+            for name in os.listdir(folder):
+                if name.startswith(os.path.basename(path) + "."):
+                    os.remove(os.path.join(folder, name))
+    kept = [path for _, path in checkpoints.saved(folder)]
+    tf.compat.v1.train.update_checkpoint_state(folder, kept[-1], all_model_checkpoint_paths=kept)
+    return str(exp_dir)
 
 
 @pytest.fixture(scope="session")

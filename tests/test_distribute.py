@@ -24,24 +24,37 @@ BEFORE_NORM = ("enc1/bias", "enc2/bias", "enc3/bias", "conv0/bias", "conv1/bias"
 @pytest.fixture(scope="module")
 def results(demo_dir, tmp_path_factory):
     directory = tmp_path_factory.mktemp("distribute")
+    # Both cores for the two logical devices: not the one-thread limit of a pytest worker (conftest).
+    env = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTRAOP_THREADS"}
     done = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "distribute_checks.py"), "everything",
-                           demo_dir, str(directory)], capture_output=True, text=True, cwd=ROOT, timeout=1800)
+                           demo_dir, str(directory)], capture_output=True, text=True, cwd=ROOT, timeout=1800,
+                          env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def assert_same_update(one, two, learning_rate):
+def before_norm(path):
+    return any(bias in path or f"{bias.replace('/', '_')}_" in path for bias in BEFORE_NORM)
+
+
+def assert_same_update(one, two, learning_rate, gradient_tolerance=1e-5):
+    """Same losses, same weights after one Adam step, same first moments (the gradients).
+
+    gradient_tolerance is relative to each tensor's largest entry: 1e-5 for SG-GAN; VAC+GAN's
+    synchronised batch norm computes the variance as E[x^2] - E[x]^2 over both replicas, whose
+    cancellation leaves ~1e-4 in a few entries.
+    """
     for key, value in one["losses"].items():
         np.testing.assert_allclose(two["losses"][key], value, rtol=1e-5, err_msg=key)
     for path, value in one["weights"].items():
-        # Adam's first step is ±learning rate wherever the gradient is well above epsilon; where it
-        # is not (pre-norm biases, some of the classifier's), rounding shows: compare to 10% of a step.
-        np.testing.assert_allclose(two["weights"][path], value, rtol=1e-5, atol=0.1 * learning_rate, err_msg=path)
+        # Adam's first step is ±learning rate wherever the gradient is well above epsilon: compare to
+        # 10% of a step. A pre-norm bias moves by rounding noise, any amount up to one step.
+        atol = (1.01 if before_norm(path) else 0.1) * learning_rate
+        np.testing.assert_allclose(two["weights"][path], value, rtol=1e-5, atol=atol, err_msg=path)
     for path, value in one["moments"].items():  # such as g_optimizer/generator_enc1_kernel_momentum
-        if not any(f"{bias.replace('/', '_')}_" in path for bias in BEFORE_NORM):
-            # The gradients themselves: to 1e-5 of each tensor's largest entry.
+        if not before_norm(path):
             np.testing.assert_allclose(two["moments"][path], value, rtol=1e-5,
-                                       atol=1e-5 * np.abs(value).max(), err_msg=path)
+                                       atol=gradient_tolerance * np.abs(value).max(), err_msg=path)
 
 
 @pytest.mark.parametrize("batch", ["sggan", "sggan_uneven"])
@@ -53,7 +66,7 @@ def test_sggan_iteration_under_mirrored_equals_one_device(results, batch):
 
 
 def test_vacgan_iteration_under_mirrored_equals_one_device(results):
-    assert_same_update(results["vacgan"]["default"], results["vacgan"]["mirrored"], 2e-4)
+    assert_same_update(results["vacgan"]["default"], results["vacgan"]["mirrored"], 2e-4, 1e-4)
 
 
 def test_penalty_draws_differ_between_replicas(results):
@@ -77,5 +90,5 @@ def test_float16_overflow_is_skipped_and_lowers_the_scale(results):
 @pytest.mark.parametrize("run", ["sggan_mirrored", "sggan_bfloat16_jit", "vacgan_mirrored"])
 def test_short_runs_give_finite_losses_and_resume(results, run):
     rows = results["runs"][run]
-    assert [r["step"] for r in rows] == [0, 1]  # one iteration, then one more after resuming
+    assert [r["step"] for r in rows] == [0, 1]  # one iteration, then one more after resuming (or at once)
     assert all(math.isfinite(v) for r in rows for v in r.values())

@@ -49,19 +49,12 @@ def only_error_line(result, *fragments):
         assert fragment in lines[0], lines[0]
 
 
-@pytest.fixture(scope="module")
-def trained_exp(demo_dir, tmp_path_factory):
-    """An experiment trained to iteration 4 (checkpoints 2 and 4), to be copied by each test."""
-    exp = tmp_path_factory.mktemp("faults") / "exp"
-    assert main.main(["--data_dir", demo_dir, "--exp_dir", str(exp), *TINY, "--max_iters", "4"]) == 0
-    return exp
-
-
 @pytest.fixture
-def experiment(trained_exp, demo_dir, tmp_path):
-    """A private copy of the trained experiment and the argv that trains or tests it."""
-    exp = shutil.copytree(trained_exp, tmp_path / "exp")
-    return str(exp), ["--data_dir", demo_dir, "--exp_dir", str(exp), *TINY]
+def experiment(trained, tmp_path):
+    """A private copy of the shared tiny experiment (checkpoints 2 and 4) and the argv that trains or
+    tests it."""
+    exp = trained.copy(tmp_path / "exp")
+    return exp.exp_dir, ["--data_dir", exp.data_dir, "--exp_dir", exp.exp_dir, *TINY, "--deterministic"]
 
 
 def copy_data(demo_dir, tmp_path):
@@ -285,12 +278,12 @@ def test_stale_lock_of_a_dead_run_is_taken_over(experiment, capsys):
 # 6. Bad input: one `error:` line ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("content,fragment", [
-    (os.urandom(2000) + b"\0", "is a binary file"),
+    (bytes(range(256)) * 8 + b"\0", "is a binary file"),
     ("200\nMäle Smiling\n".encode("latin-1"), "line 2: not UTF-8 text"),
     (b"2\nMale Smiling\na.jpg 1.0 -1\nb.jpg 1 -1\n", "line 3: attribute values must be 1 or -1, found '1.0'"),
     (b"2\nMale Smiling\na.jpg yes -1\nb.jpg 1 -1\n", "found 'yes' for Male"),
     (b"2\nMale Male\na.jpg 1 -1\nb.jpg 1 -1\n", "attribute name(s) listed more than once: Male"),
-])
+], ids=["binary", "latin-1", "not-plus-minus-one", "word", "repeated-name"])
 def test_bad_attribute_files(tmp_path, content, fragment):
     (tmp_path / "list_attr_celeba.txt").write_bytes(content)
     with pytest.raises(UserError) as problem:

@@ -57,19 +57,18 @@ def test_tiny_run_writes_checkpoints_grids_events_and_loss_log(trained):
 
 
 def test_resume_is_exact(trained, tmp_path, capsys):
-    """A run stopped at 2 and resumed to 4 ends with the same bits as the shared run straight to 4
-    (same flags, --deterministic; every run builds its networks, optimisers and stream anew)."""
-    resumed = trained.argv("--exp_dir", tmp_path / "resumed")
-    run(*resumed, "--max_iters", "2")
-    assert saved_steps(tmp_path / "resumed") == [2]
-    run(*resumed)
-    assert f"resuming from {tmp_path}/resumed/checkpoints/ckpt-2 (iteration 2)" in capsys.readouterr().out
+    """Resumed from its checkpoint 2 and run to 4 again, the shared run ends with the same bits as it
+    did straight to 4 (same flags, --deterministic; the resumed run builds its networks, optimisers
+    and stream anew, and drops the log lines of the iterations it repeats)."""
+    resumed = trained.rewound_copy(tmp_path / "resumed", 2)
+    run(*resumed.argv())
+    assert f"resuming from {resumed.exp_dir}/checkpoints/ckpt-2 (iteration 2)" in capsys.readouterr().out
     a = checkpoint_weights(trained.exp_dir, 4)
-    b = checkpoint_weights(tmp_path / "resumed", 4)
+    b = checkpoint_weights(resumed.exp_dir, 4)
     assert a.keys() == b.keys() and len(a) > 20
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    assert logged_steps(tmp_path / "resumed") == [0, 1, 2, 3]
+    assert logged_steps(resumed.exp_dir) == [0, 1, 2, 3]
 
 
 def test_fresh_moves_old_checkpoints_aside_and_their_steps_are_refused(trained, tmp_path, capsys):
@@ -148,6 +147,8 @@ def test_ctrl_c_or_sigterm_finishes_the_iteration_saves_and_resumes(trained, tmp
     assert f"stopped at iteration 5; saved {exp.exp_dir}/checkpoints/ckpt-5. Run the same command again to resume" in out
     assert saved_steps(exp.exp_dir) == [2, 4, 5] and logged_steps(exp.exp_dir) == [0, 1, 2, 3, 4]
     assert signal.getsignal(sig) is handler  # the loop's handler is gone again
+    if sig != signal.SIGINT:
+        return  # resuming does not depend on which signal stopped the run: checked once, after Ctrl-C
     monkeypatch.undo()
     run(*exp.argv("--max_iters", "6", *QUIET))
     assert f"resuming from {exp.exp_dir}/checkpoints/ckpt-5 (iteration 5)" in capsys.readouterr().out
