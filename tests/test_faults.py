@@ -91,15 +91,25 @@ class FakeTask:
         return {"loss": 0.0}
 
 
-def never_yielding(start_index):
-    """A stream whose every element fails and is dropped: it never produces a batch."""
-    def broken(index):
-        image = tf.io.decode_image(tf.constant(LFS_POINTER), channels=3, expand_animations=False)
-        return {"image": image, "index": index}
-    return tf.data.Dataset.range(start_index, 2 ** 62).map(broken).ignore_errors().batch(2)
+@pytest.fixture
+def never_yielding():
+    """make_dataset for a stream that never produces a batch, as when every image has become
+    unreadable. It waits instead of spinning, and ends with the test: a stream that skipped broken
+    images forever would keep a core busy for the rest of the pytest process."""
+    released = threading.Event()
+
+    def nothing_until_released():
+        released.wait()
+        yield from ()
+
+    def make_dataset(start_index):
+        return tf.data.Dataset.from_generator(nothing_until_released,
+                                              output_signature=tf.TensorSpec([], tf.int64)).batch(2)
+    yield make_dataset
+    released.set()
 
 
-def test_stop_request_is_honoured_while_waiting_for_data(tmp_path, capsys):
+def test_stop_request_is_honoured_while_waiting_for_data(tmp_path, capsys, never_yielding):
     cfg = make_cfg("--exp_dir", tmp_path / "exp", "--max_iters", "3")
 
     def make_dataset(start_index):  # called by the feed, inside the loop's signal handling
@@ -111,7 +121,7 @@ def test_stop_request_is_honoured_while_waiting_for_data(tmp_path, capsys):
     assert checkpoints.saved(os.path.join(cfg["exp_dir"], "checkpoints")) == []
 
 
-def test_images_gone_mid_run_end_with_the_readability_error():
+def test_images_gone_mid_run_end_with_the_readability_error(never_yielding):
     def check_data():
         raise UserError("none of the 64 training images tried can be read")
     data_feed = feed.DataFeed(never_yielding, tf.Variable(0, dtype=tf.int64), check_data=check_data,
@@ -120,7 +130,7 @@ def test_images_gone_mid_run_end_with_the_readability_error():
         data_feed.next_batch()
 
 
-def test_feed_raises_when_stop_was_requested():
+def test_feed_raises_when_stop_was_requested(never_yielding):
     data_feed = feed.DataFeed(never_yielding, tf.Variable(0, dtype=tf.int64), types.SimpleNamespace(requested=True))
     with pytest.raises(feed.StoppedWaiting):
         data_feed.next_batch()

@@ -108,11 +108,11 @@ def test_checkpoints_of_another_architecture_are_not_overwritten(trained, tmp_pa
 
 def test_corrupt_training_image_is_skipped_and_counted(demo_dir, tmp_path, tiny_cfg, capsys):
     data_dir = shutil.copytree(demo_dir, tmp_path / "faces")
-    cfg = tiny_cfg("--max_iters", "3", "--batch_size", "16", "--data_dir", data_dir, *QUIET)
+    cfg = tiny_cfg("--max_iters", "8", "--batch_size", "16", "--data_dir", data_dir, *QUIET)
     first_training_image = open(os.path.join(data_dir, "list_eval_partition.txt")).readline().split()[0]
     with open(os.path.join(data_dir, "img_align_celeba", first_training_image), "wb") as f:
         f.write(b"\xff\xd8 truncated jpeg")
-    runs.train(cfg)  # 15 batches of 16 from 128 images: the broken one comes up at least once
+    runs.train(cfg)  # 8 iterations of one batch of 16 (n_critic 1): a whole pass over the 128 images
     assert "warning: skipped 1 unreadable image(s)" in capsys.readouterr().out
 
 
