@@ -74,6 +74,7 @@ def test_mode_flag_in_config_py_selects_test():
     (["--image_size", "30", "--d_layers", "1"], "must be a multiple of 4"),
     (["--loss", "wgan"], "invalid choice"),
     (["--sp_type", "3"], "invalid choice"),
+    (["--model", "vacgan", "--jit", "--strategy", "mirrored"], "--jit cannot be combined with --strategy mirrored"),
 ])
 def test_bad_flags_are_refused_before_anything_runs(argv, fragment):
     with pytest.raises(UserError, match=None) as problem:

@@ -67,14 +67,19 @@ class SpectralNormConv2D(keras.layers.Conv2D):
     One power iteration per training call updates the persistent vector `u`; other calls reuse it.
     As in both original codes, gradients also flow through the power iteration's u and v (a term
     that vanishes once u has converged). The power iteration and sigma are float32 under mixed
-    precision; `u` is written by the first replica only under a distribution strategy (every
-    replica computes the same value).
+    precision; under a distribution strategy every replica updates its own copy of `u` (they
+    compute the same value).
     """
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.u = self.add_weight(shape=(1, self.filters), initializer=keras.initializers.RandomNormal(),
-                                 trainable=False, autocast=False, aggregation="only_first_replica", name="sn_u")
+        # add_weight cannot make a sync-on-read variable: under a distribution strategy each replica
+        # then writes its own copy without a cross-replica call, which XLA-compiled steps (--jit)
+        # cannot make; the copies stay equal and a checkpoint stores the first replica's.
+        with keras.name_scope(self.name, caller=self):
+            self.u = keras.Variable(keras.initializers.RandomNormal(), shape=(1, self.filters), trainable=False,
+                                    autocast=False, aggregation="only_first_replica", synchronization="on_read",
+                                    name="sn_u")
 
     def normalized_kernel(self, training):
         kernel = tf.convert_to_tensor(self.kernel)  # in the compute type

@@ -20,6 +20,9 @@ def validate(cfg):
     if cfg["image_size"] % 8:
         raise UserError(f"--image_size {cfg['image_size']} cannot be taken by VAC+GAN: "
                         "it must be a multiple of 8 (three upsamplings from 1/8 size)")
+    if cfg["jit"] and cfg["strategy"] != "default":
+        raise UserError(f"--jit cannot be combined with --strategy {cfg['strategy']} for VAC+GAN: its batch "
+                        "norm is synchronised between replicas inside the steps XLA would compile; drop --jit")
 
 
 def dry_run(cfg):

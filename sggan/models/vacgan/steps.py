@@ -52,7 +52,7 @@ class VACGANTask:
         """One training iteration; returns its losses as tensors (fetched only when logged)."""
         return self.train_iteration(next_batch())
 
-    @tf.function
+    @tf.function(autograph=False)  # Python loops over settings only (see SG-GAN's steps.py)
     def train_iteration(self, batches):
         """The generator's two updates reuse the last round's attributes and noise, as the original's;
         every generator call draws its own dropout."""
