@@ -1,5 +1,6 @@
 """Shared fixtures: small CelebA-shaped data made by the tests themselves, tiny configs, and one
 tiny trained experiment shared by the tests that only read it."""
+import fcntl
 import os
 import shutil
 
@@ -27,14 +28,31 @@ TINY = ["--image_size", "16", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--
         "--eval_every", "2", "--save_every", "2"]
 # For runs whose test is not about sample grids or accuracy checks: those hooks run only at step 0.
 QUIET = ["--sample_every", "100000", "--eval_every", "100000"]
-# The shared experiment: 4 iterations, bit-exact ops (test_training compares a resumed run with it).
-SHARED = [*TINY, "--deterministic", "--max_iters", "4"]
+# The shared experiment: 4 iterations, bit-exact ops (test_training compares a resumed run with it),
+# two groups (a binary one and the original's hair pair): a quarter less to trace than four.
+SHARED_GROUPS = ["--attributes", "Male", "Black_Hair/Blond_Hair-Brown_Hair"]
+SHARED = [*TINY, *SHARED_GROUPS, "--deterministic", "--max_iters", "4"]
+
+
+def made_once(tmp_path_factory, name, make):
+    """`make(path)` run by the first pytest-xdist worker to ask, under a file lock; the others reuse
+    its result (the workers of one session share the parent of their temporary folders)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    path = str(root / name)
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(path + ".done"):
+            make(path)
+            open(path + ".done", "w").close()
+    return path
 
 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory):
     """160 procedural faces in the CelebA layout (train 128 / val 16 / test 16)."""
-    return demo_faces.generate(str(tmp_path_factory.mktemp("data") / "faces"), count=160, seed=3)
+    return made_once(tmp_path_factory, "faces", lambda path: demo_faces.generate(path, count=160, seed=3))
 
 
 def make_cfg(*argv, module=config):
@@ -58,6 +76,9 @@ def tiny_cfg(demo_dir, tmp_path):
     return build
 
 
+IGNORE_TEST_OUTPUT = shutil.ignore_patterns("test")
+
+
 class Experiment:
     """A trained experiment folder and the flags that made it."""
 
@@ -71,13 +92,15 @@ class Experiment:
         return make_cfg(*self.argv(*extra))
 
     def copy(self, target):
-        """A copy to change (resume, corrupt, --fresh) without touching the shared one."""
-        return Experiment(self.data_dir, shutil.copytree(self.exp_dir, target))
+        """A copy to change (resume, corrupt, --fresh) without touching the shared one; without the
+        test/ folder, which test mode may be writing into on the other worker."""
+        return Experiment(self.data_dir, shutil.copytree(self.exp_dir, target, ignore=IGNORE_TEST_OUTPUT))
 
     def rewound_copy(self, target, step):
         """A copy as a run stopped at `step` would have left it: the later checkpoints are gone (the
         loss log still holds the later lines, which resuming must drop)."""
-        return Experiment(self.data_dir, rewind(shutil.copytree(self.exp_dir, target), step))
+        copied = shutil.copytree(self.exp_dir, target, ignore=IGNORE_TEST_OUTPUT)
+        return Experiment(self.data_dir, rewind(copied, step))
 
 
 def rewind(exp_dir, step):
@@ -98,8 +121,9 @@ def rewind(exp_dir, step):
 
 @pytest.fixture(scope="session")
 def trained(demo_dir, tmp_path_factory):
-    """One tiny SG-GAN experiment trained once for the session: 4 iterations, checkpoints 2 and 4,
-    sample grids and accuracy checks at 0 and 2. Read it; change only a copy (trained.copy)."""
-    experiment = Experiment(demo_dir, tmp_path_factory.mktemp("trained") / "exp")
-    run(*experiment.argv())
-    return experiment
+    """One tiny SG-GAN experiment trained once for the session (by one worker): 4 iterations,
+    checkpoints 2 and 4, sample grids and accuracy checks at 0 and 2. Read it; change only a copy
+    (trained.copy). Test mode writes its test/ folder into it: those tests sit in one file, which
+    pytest.ini's --dist loadfile keeps on one worker."""
+    return Experiment(demo_dir, made_once(tmp_path_factory, "trained",
+                                          lambda path: run(*Experiment(demo_dir, path).argv())))

@@ -42,12 +42,14 @@ def assert_one_line_error(result, *fragments):
         assert fragment in lines[0], lines[0]
 
 
-def test_help_lists_every_setting_with_its_default():
-    result = run_main("--help")
-    assert result.returncode == 0
+def test_help_lists_every_setting_with_its_default(capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        main.run(["--help"])
+    out = capsys.readouterr().out
+    assert exit_status.value.code == 0
     for name in config.SETTINGS:
-        assert f"--{name}" in result.stdout, name
-    assert "(default: 8)" in result.stdout and "--mode" in result.stdout
+        assert f"--{name}" in out, name
+    assert "(default: 8)" in out and "--mode" in out
 
 
 def test_defaults_are_the_originals_and_flags_override():
@@ -106,8 +108,8 @@ def copy_data(demo_dir, tmp_path):
     return shutil.copytree(demo_dir, tmp_path / "faces")
 
 
-def test_missing_data_folder(tmp_path):
-    assert_one_line_error(run_main("--data_dir", tmp_path / "nowhere", "--dry_run"),
+def test_missing_data_folder(tmp_path, cli):
+    assert_one_line_error(cli("--data_dir", tmp_path / "nowhere", "--dry_run"),
                           "data folder", "does not exist", "--data_dir")
 
 

@@ -25,7 +25,7 @@ import main
 from sggan.core import celeba, checkpoints, crash, datasets, feed, images, lock, loop, monitor
 from sggan.core.errors import UserError
 from sggan.core.lock import ExperimentLock
-from tests.conftest import ROOT, TINY, make_cfg
+from tests.conftest import ROOT, SHARED_GROUPS, TINY, make_cfg
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 4321\n"
 
@@ -54,7 +54,8 @@ def experiment(trained, tmp_path):
     """A private copy of the shared tiny experiment (checkpoints 2 and 4) and the argv that trains or
     tests it."""
     exp = trained.copy(tmp_path / "exp")
-    return exp.exp_dir, ["--data_dir", exp.data_dir, "--exp_dir", exp.exp_dir, *TINY, "--deterministic"]
+    return exp.exp_dir, ["--data_dir", exp.data_dir, "--exp_dir", exp.exp_dir, *TINY, *SHARED_GROUPS,
+                         "--deterministic"]
 
 
 def copy_data(demo_dir, tmp_path):
