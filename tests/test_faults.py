@@ -456,3 +456,19 @@ def test_unexpected_error_gives_one_line_and_a_crash_report(tmp_path, monkeypatc
     report = lines[0].rsplit(" ", 1)[1]
     assert os.path.dirname(report) == str(tmp_path / "exp")
     assert "Traceback" in open(report).read() and "a bug" in open(report).read()
+
+
+def test_error_raised_by_a_ctrl_c_inside_a_tensorflow_scope_reports_the_interrupt(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while TensorFlow enters a strategy scope makes the scope's exit raise a RuntimeError
+    about nesting (seen in test_signal_during_setup_ends_cleanly): that is an interrupt, not a bug."""
+    def interrupted_inside_a_scope(cfg):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("Exiting variable_creator_scope without proper nesting.")
+    monkeypatch.setattr(main.MODELS["sggan"], "dry_run", interrupted_inside_a_scope)
+    monkeypatch.setattr(main.startup, "interrupt_on_sigterm", lambda: None)
+    os.makedirs(tmp_path / "exp")
+    assert main.run(["--dry_run", "--exp_dir", str(tmp_path / "exp")]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not [name for name in os.listdir(tmp_path / "exp") if name.startswith("crash-")]

@@ -65,6 +65,10 @@ def reported(exp_dir=None):
     except (UserError, InternalError):
         raise
     except Exception as problem:  # the catch-all is the point: no bare traceback reaches the user
+        if _after_interrupt(problem):
+            # Ctrl-C landing inside a TensorFlow context manager (a strategy scope) makes its exit
+            # raise about broken nesting; what the user did was interrupt, so say that.
+            raise KeyboardInterrupt from problem
         reason = disk_problem(problem)
         if reason:
             raise UserError(reason) from problem
@@ -73,3 +77,14 @@ def reported(exp_dir=None):
         detail = f": {summary[0][:200]}" if summary else ""
         raise InternalError(f"internal error ({type(problem).__name__}{detail}); "
                             f"the full traceback is in {path}") from problem
+
+
+def _after_interrupt(problem):
+    """True when `problem` was raised while handling a KeyboardInterrupt (in its context chain)."""
+    seen = set()
+    while problem is not None and id(problem) not in seen:
+        if isinstance(problem, KeyboardInterrupt):
+            return True
+        seen.add(id(problem))
+        problem = problem.__cause__ or problem.__context__
+    return False
