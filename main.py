@@ -34,12 +34,13 @@ def main(argv, config_module=None):
         if cfg["deterministic"]:
             tf.config.experimental.enable_op_determinism()
         model = MODELS[cfg["model"]]
-        with precision.policy(cfg["precision"]), distribute.make_strategy(cfg).scope():
+        strategy = distribute.make_strategy(cfg)
+        with precision.policy(cfg["precision"]), strategy.scope():
             if cfg["dry_run"]:
                 print(json.dumps(model.dry_run(cfg)))
                 return 0
-            if cfg["mode"] != "train":
-                return model.run(cfg)
+            if cfg["mode"] != "train" or not distribute.is_chief(strategy):
+                return model.run(cfg)  # the other workers of a cluster write nothing there (loop.py)
             with ExperimentLock(cfg["exp_dir"]):
                 return model.run(cfg)
 

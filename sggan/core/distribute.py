@@ -72,13 +72,14 @@ def is_chief(strategy):
 
 
 @contextlib.contextmanager
-def write_directory(directory, strategy):
-    """Where this worker writes checkpoints: the real folder on the chief; a temporary one (removed
-    afterwards) on the others, which must still save because saving may need every worker."""
+def output_folder(exp_dir, strategy):
+    """Where this worker writes its run's files (checkpoints, config.json, loss log, events): the
+    experiment folder on the chief; a temporary one (removed afterwards) on the others, which must
+    still save checkpoints because saving may need every worker."""
     if is_chief(strategy):
-        yield directory
+        yield exp_dir
         return
-    temporary = tempfile.mkdtemp(prefix="sggan_worker_ckpt_")
+    temporary = tempfile.mkdtemp(prefix="sggan_worker_")
     try:
         yield temporary
     finally:

@@ -73,7 +73,7 @@ class StopRequest:
 
 
 def open_checkpoints(cfg, task, write_to=None):
-    """The experiment's checkpoints; `write_to`: where this worker saves (see distribute.write_directory)."""
+    """The experiment's checkpoints; `write_to`: where this worker saves (see distribute.output_folder)."""
     return ckpt.Checkpoints(os.path.join(cfg["exp_dir"], "checkpoints"), cfg["keep"],
                             {**task.networks, **task.optimizers}, task.state, write_to)
 
@@ -118,16 +118,17 @@ def train(cfg, task, make_dataset, hooks=(), check_data=None):
     strategy = tf.distribute.get_strategy()
     print(f"replicas: {strategy.num_replicas_in_sync} (--strategy {cfg['strategy']}, --precision "
           f"{cfg['precision']}, --jit {str(cfg['jit']).lower()})", flush=True)
-    directory = os.path.join(cfg["exp_dir"], "checkpoints")
-    with StopRequest() as stop, distribute.write_directory(directory, strategy) as write_to:
-        checkpoints, last_saved = _resume(cfg, task, write_to)
+    with StopRequest() as stop, distribute.output_folder(cfg["exp_dir"], strategy) as output:
+        checkpoints, last_saved = _resume(cfg, task, os.path.join(output, "checkpoints"))
         start = int(checkpoints.step.numpy())
         if start >= cfg["max_iters"]:
             print(f"already trained to iteration {start} (--max_iters {cfg['max_iters']}); nothing to do")
             return last_saved
-        write_json(os.path.join(cfg["exp_dir"], "config.json"), cfg)
+        write_json(os.path.join(output, "config.json"), cfg)
         feed = DataFeed(make_dataset, checkpoints.data_position, stop, check_data)
-        monitor = Monitor(cfg["exp_dir"], cfg["log_every"], cfg["max_iters"], start)
+        monitor = Monitor(output, cfg["log_every"], cfg["max_iters"], start)
+        if output != cfg["exp_dir"]:
+            hooks = ()  # sample grids and evaluations are the chief's (they need no other worker)
         try:
             return _iterate(cfg, task, hooks, checkpoints, last_saved, feed, monitor, stop)
         finally:
