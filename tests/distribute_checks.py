@@ -71,13 +71,15 @@ def distributed(strategy, batch):
     return next(iter(strategy.experimental_distribute_dataset(data)))
 
 
-def state_of(task):
-    """Weights by name, and Adam's moments (after one step they are the gradients themselves)."""
-    weights = {f"{key}/{path}": v.numpy().tolist() for key, net in task.networks.items()
-               for path, v in checkpoints.by_name(net).items()}
-    moments = {f"{key}/{v.path.split('/', 1)[-1]}": v.numpy().tolist() for key, opt in task.optimizers.items()
-               for v in opt.variables if v.shape.rank}
-    return {"weights": weights, "moments": moments}
+def weights_of(task):
+    return {f"{key}/{path}": v.numpy().tolist() for key, net in task.networks.items()
+            for path, v in checkpoints.by_name(net).items()}
+
+
+def moments_of(task):
+    """Adam's moments (after one step they are the gradients themselves)."""
+    return {f"{key}/{v.path.split('/', 1)[-1]}": v.numpy().tolist() for key, opt in task.optimizers.items()
+            for v in opt.variables if v.shape.rank}
 
 
 def iterations(model, strategy_name, labelled_rows, jit=False):
@@ -92,11 +94,11 @@ def iterations(model, strategy_name, labelled_rows, jit=False):
         n_groups = task.n_groups if model == "sggan" else task.n_attributes
         for step, rows in enumerate(labelled_rows):
             batch = distributed(strategy, batch_of(cfg, n_groups, rows, seed=7 + step))
-            losses = {k: float(v) for k, v in task.iteration(step, lambda: batch).items()}
-            state = state_of(task)
-            if step:  # weights moved twice differ by rounding noise amplified by Adam (see test_distribute)
-                del state["weights"]
-            results.append({"losses": losses, **state})
+            result = {"losses": {k: float(v) for k, v in task.iteration(step, lambda: batch).items()},
+                      "moments": moments_of(task)}
+            if not step:  # weights moved twice differ by rounding noise amplified by Adam (see test_distribute)
+                result["weights"] = weights_of(task)
+            results.append(result)
     return results, task
 
 
@@ -114,16 +116,17 @@ def short_runs(data_dir, exp_root):
     from sggan.models import MODELS
     from tests.conftest import TINY as TINY_FLAGS
     results = {}
-    # name: the flags of each call; call k trains to iteration k (max_iters given last wins).
-    runs = {"sggan_bfloat16_jit": [["--precision", "mixed_bfloat16"], ["--precision", "mixed_bfloat16", "--jit"]],
-            "vacgan_mirrored": [["--model", "vacgan", "--strategy", "mirrored", "--devices", "CPU:0,CPU:1",
-                                 "--z_dim", "8", "--max_iters", "2"]]}
-    for name, flag_lists in runs.items():
+    # name: (max_iters, flags) of each call, in order.
+    bfloat16 = ["--precision", "mixed_bfloat16"]
+    runs = {"sggan_bfloat16_jit": [(1, bfloat16), (2, [*bfloat16, "--jit"])],
+            "vacgan_mirrored": [(2, ["--model", "vacgan", "--strategy", "mirrored", "--devices", "CPU:0,CPU:1",
+                                     "--z_dim", "8"])]}
+    for name, calls in runs.items():
         exp = os.path.join(exp_root, name)
         # bfloat16: one iteration, then resumed with XLA for a second (the checkpoint does not depend
         # on --jit). The mirrored run takes its two iterations at once (resuming across strategies:
         # checkpoint_round_trip).
-        for max_iters, flags in enumerate(flag_lists, start=1):
+        for max_iters, flags in calls:
             argv = ["--data_dir", data_dir, "--exp_dir", exp, *TINY_FLAGS, "--sample_every", "100000",
                     "--eval_every", "100000", "--max_iters", str(max_iters), *flags]
             cfg = parse_config(argv, config, MODELS)
