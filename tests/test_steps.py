@@ -109,3 +109,43 @@ def assert_trained(model, before):
     for v in model.trainable_weights:
         if v.path.endswith("kernel"):
             assert not np.array_equal(v.numpy(), before[v.path]), v.path
+
+
+def test_critic_noise_reaches_the_critic_and_not_the_generator(task):
+    """--critic_noise: the critic's adversarial terms are computed on (image + noise) rows, laid out
+    [real block, one block per output], while the generator edits the clean images."""
+    images, classes, masks = real_batch()
+    n_out = len(task.outputs)
+    noise = 0.3 * tf.random.stateless_normal(((1 + n_out) * BATCH, 16, 16, 3), (7, 8))
+    critic, before = task.discriminator, values(task.discriminator)
+
+    def critic_adversarial(seen):  # Σ over outputs of mean(D(fake_k)) − mean(D(real)), one power iteration
+        patch, _ = critic(seen, training=True)
+        restore(critic, before)
+        score = tf.reduce_mean(patch, axis=[1, 2])
+        return sum(float(tf.reduce_mean(fake - score[:BATCH])) for fake in tf.split(score[BATCH:], n_out))
+
+    def generator_adversarial(seen):
+        patch, _ = critic(seen)
+        return -float(tf.reduce_mean(patch)) * n_out
+
+    fakes = tf.concat(task.generator(images), 0)
+    expected = critic_adversarial(tf.concat([images, fakes], 0) + noise)
+    # Mistakes this test must see: no noise, and noise also given to the generator's input.
+    clean = critic_adversarial(tf.concat([images, fakes], 0))
+    noisy_input = images + noise[:BATCH]
+    noisy_generator = critic_adversarial(tf.concat([noisy_input, tf.concat(task.generator(noisy_input), 0)], 0)
+                                         + noise)
+    alpha = tf.zeros((n_out * BATCH, 1, 1, 1))
+    _, terms = task._critic_gradients(images, classes, masks, tf.reduce_sum(masks, 0), alpha, noise)
+    restore(critic, before)
+    got = float(terms["d_adversarial"])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    for wrong in (clean, noisy_generator):
+        assert abs(wrong - got) > 1e-3
+
+    g_noise = noise[BATCH:]
+    _, g_terms = task._generator_gradients(images, g_noise)
+    np.testing.assert_allclose(float(g_terms["g_adversarial"]), generator_adversarial(fakes + g_noise),
+                               rtol=1e-4, atol=1e-6)
+    assert abs(generator_adversarial(fakes) - float(g_terms["g_adversarial"])) > 1e-3

@@ -83,43 +83,63 @@ class SGGANTask:
         # Drawn here, outside the replicas, in the order a one-device run draws them.
         alphas = tf.stack([self.rng.uniform([self.global_batch * n_out, 1, 1, 1], 0.0, 1.0)
                            for _ in range(self.cfg["n_critic"])])
-        per_replica = self.strategy.run(self._replica_iteration, args=(batches, alphas))
+        noise = self._critic_noise()
+        per_replica = self.strategy.run(self._replica_iteration, args=(batches, alphas, noise))
         return distribute.reduced(self.strategy, per_replica)
 
-    def _replica_iteration(self, batches, alphas):
+    def _critic_noise(self):
+        """Gaussian noise for every image the critic sees in one iteration (--critic_noise), or None.
+
+        Laid out [n_critic + 1, (1 + n_out) blocks of global-batch rows, H, W, 3]: per critic update
+        the real block then one block per output; the last row serves the generator update.
+        """
+        sigma = self.cfg["critic_noise"]
+        if sigma <= 0:
+            return None
+        size = self.cfg["image_size"]
+        rows = (1 + len(self.outputs)) * self.global_batch
+        return sigma * self.rng.normal([self.cfg["n_critic"] + 1, rows, size, size, 3])
+
+    def _replica_iteration(self, batches, alphas, noise):
         rows = tf.shape(batches["image"])[0]
+        groups = 1 + len(self.outputs)
+        noises = [None if noise is None else distribute.replica_rows(noise[c], rows, groups=groups)
+                  for c in range(self.cfg["n_critic"] + 1)]
         skipped = 0.0
         for c in range(self.cfg["n_critic"]):
             alpha = distribute.replica_rows(alphas[c], rows, groups=len(self.outputs))
             d_terms, overflow = self.critic_step(batches["image"][:, c], batches["classes"][:, c],
-                                                 batches["masks"][:, c], alpha)
+                                                 batches["masks"][:, c], alpha, noises[c])
             skipped += overflow
-        g_terms, overflow = self.generator_step(batches["image"][:, -1])
+        g_noise = None if noise is None else noises[-1][rows:]
+        g_terms, overflow = self.generator_step(batches["image"][:, -1], g_noise)
         terms = {**d_terms, **g_terms}
         if self.cfg["precision"] == "mixed_float16":
             terms["skipped_updates"] = skipped + overflow  # overflowing float16 updates (see loop.py)
         return terms
 
-    def critic_step(self, images, classes, masks, alpha):
+    def critic_step(self, images, classes, masks, alpha, noise=None):
         """One critic update on this replica's share of a batch (inside a replica function)."""
         mask_totals = distribute.global_sum(tf.reduce_sum(tf.cast(masks, tf.float32), 0))
-        gradients, terms = self.critic_gradients(images, classes, masks, mask_totals, alpha)
+        gradients, terms = self.critic_gradients(images, classes, masks, mask_totals, alpha, noise)
         self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
         return terms, precision.overflowed(self.d_optimizer, gradients)
 
-    def generator_step(self, images):
+    def generator_step(self, images, noise=None):
         """One generator update on this replica's share of a batch (inside a replica function)."""
-        gradients, terms = self.generator_gradients(images)
+        gradients, terms = self.generator_gradients(images, noise)
         self.g_optimizer.apply(gradients, self.generator.trainable_variables)
         return terms, precision.overflowed(self.g_optimizer, gradients)
 
     def _mean(self, per_sample):
         return tf.nn.compute_average_loss(per_sample, global_batch_size=self.global_batch)
 
-    def _critic_gradients(self, images, classes, masks, mask_totals, alpha):
+    def _critic_gradients(self, images, classes, masks, mask_totals, alpha, noise=None):
         cfg, n_out = self.cfg, len(self.outputs)
         batch = tf.shape(images)[0]
         fakes = tf.stop_gradient(tf.concat(self.generator(images), 0))
+        if noise is not None:  # the critic sees noisy reals and fakes; the generator saw clean images
+            images, fakes = images + noise[:batch], fakes + noise[batch:]
         with tf.GradientTape() as tape:
             patch, logits = self.discriminator(tf.concat([images, fakes], 0), training=True)
             real_patch, fake_patches = patch[:batch], tf.split(patch[batch:], n_out)
@@ -145,13 +165,14 @@ class SGGANTask:
         return gradients, {"d_loss": total, "d_adversarial": adversarial, "d_classification": classification,
                            "d_penalty": penalty}
 
-    def _generator_gradients(self, images):
+    def _generator_gradients(self, images, noise=None):
         cfg, n_out = self.cfg, len(self.outputs)
         batch = tf.shape(images)[0]
         with tf.GradientTape() as tape:
             features = self.generator.trunk(images)
             fakes = [self.generator.head(k, features, images) for k in range(n_out)]
-            patch, logits = self.discriminator(tf.concat(fakes, 0))
+            critic_input = tf.concat(fakes, 0)
+            patch, logits = self.discriminator(critic_input if noise is None else critic_input + noise)
             fake_patches = tf.split(patch, n_out)
             fake_logits = [tf.split(group_logits, n_out) for group_logits in logits]  # [group][output]
             adversarial = tf.add_n([self._mean(losses.generator_adversarial_loss(cfg["loss"], p))
