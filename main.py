@@ -59,7 +59,7 @@ def run(argv):
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted; every file already written is complete (each is written whole or not "
-              "at all), the last checkpoint is kept", file=sys.stderr)
+              "at all); checkpoints already saved are kept", file=sys.stderr)
         return 130
 
 

@@ -3,6 +3,8 @@ tiny trained experiment shared by the tests that only read it."""
 import fcntl
 import os
 import shutil
+import subprocess
+import sys
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,6 +34,30 @@ QUIET = ["--sample_every", "100000", "--eval_every", "100000"]
 # two groups (a binary one and the original's hair pair): a quarter less to trace than four.
 SHARED_GROUPS = ["--attributes", "Male", "Black_Hair/Blond_Hair-Brown_Hair"]
 SHARED = [*TINY, *SHARED_GROUPS, "--deterministic", "--max_iters", "4"]
+
+# A bound, not a speed requirement: a run takes about 15 s here, but other jobs sharing the CPU can
+# slow TensorFlow's import several-fold; a hang would exceed any bound.
+BOUND_SECONDS = 120
+
+
+def run_main(*argv, timeout=BOUND_SECONDS, script=None):
+    """`python main.py ARGV` (or another script) in a new process, from the repository root."""
+    return subprocess.run([sys.executable, script or os.path.join(ROOT, "main.py"), *map(str, argv)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+def copy_data(demo_dir, tmp_path):
+    """A private copy of the demo data that a test may damage."""
+    return shutil.copytree(demo_dir, tmp_path / "faces")
+
+
+def only_error_line(result, *fragments):
+    """stderr is exactly one `error: …` line (no TensorFlow chatter, no traceback), exit status 2."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
 
 
 def made_once(tmp_path_factory, name, make):

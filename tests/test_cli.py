@@ -4,9 +4,6 @@ Most calls run main.run in-process (what `python main.py` runs); --help, one dry
 run as a real process, to show the script itself keeps the contract."""
 import json
 import os
-import shutil
-import subprocess
-import sys
 import types
 
 import pytest
@@ -14,12 +11,7 @@ import pytest
 import config
 import main
 from sggan.core.errors import UserError
-from tests.conftest import ROOT, TINY, make_cfg
-
-
-def run_main(*argv):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *map(str, argv)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300)
+from tests.conftest import TINY, copy_data, make_cfg, run_main
 
 
 @pytest.fixture
@@ -102,10 +94,6 @@ def test_dry_run_with_sparse_labels_and_custom_groups(demo_dir, cli):
     summary = json.loads(result.stdout)
     assert summary["train_entries"] == 128 + 2 * 32
     assert summary["groups"]["Male"]["labelled"] == 32 and summary["groups"]["Male"]["labelled_entries"] == 96
-
-
-def copy_data(demo_dir, tmp_path):
-    return shutil.copytree(demo_dir, tmp_path / "faces")
 
 
 def test_missing_data_folder(tmp_path, cli):

@@ -171,7 +171,7 @@ def _iterate(cfg, task, hooks, checkpoints, last_saved, feed, monitor, stop):
     pending = PendingLosses(monitor)
     for step in range(int(checkpoints.step.numpy()), cfg["max_iters"]):
         if stop.requested:  # asked before the first iteration: nothing new to save
-            monitor.message(f"stopped before iteration {step}; the last checkpoint ({last_saved}) is kept")
+            monitor.message(f"stopped before iteration {step}; the last checkpoint ({last_saved or 'none'}) is kept")
             return last_saved
         try:
             pending.add(step, task.iteration(step, feed.next_batch))
