@@ -149,3 +149,47 @@ def test_critic_noise_reaches_the_critic_and_not_the_generator(task):
     np.testing.assert_allclose(float(g_terms["g_adversarial"]), generator_adversarial(fakes + g_noise),
                                rtol=1e-4, atol=1e-6)
     assert abs(generator_adversarial(fakes) - float(g_terms["g_adversarial"])) > 1e-3
+
+
+def test_critic_noise_to_the_classifier_leaves_the_adversary_clean(task):
+    """--critic_noise_to classifier: the class heads judge noisy reals (critic step) and noisy fakes
+    (generator step); the adversarial head and the penalty see the clean images."""
+    images, classes, masks = real_batch()
+    n_out = len(task.outputs)
+    noise = 0.3 * tf.random.stateless_normal(((1 + n_out) * BATCH, 16, 16, 3), (9, 10))
+    critic, before = task.discriminator, values(task.discriminator)
+    fakes = tf.concat(task.generator(images), 0)
+
+    def critic_terms(adversary_sees, classes_see):
+        patch, _ = critic(adversary_sees, training=True)  # one power iteration, as the step
+        _, logits = critic(classes_see)
+        restore(critic, before)
+        score = tf.reduce_mean(patch, axis=[1, 2])
+        adversarial = sum(float(tf.reduce_mean(fake - score[:BATCH])) for fake in tf.split(score[BATCH:], n_out))
+        totals = tf.reduce_sum(masks, 0)
+        classification = sum(float(tf.reduce_sum(losses.masked_cross_entropy(logits[a], classes[:, a], masks[:, a],
+                                                                             totals[a])))
+                             for a in range(N_GROUPS))
+        return adversarial, classification
+
+    clean = tf.concat([images, fakes], 0)
+    adversarial, classification = critic_terms(clean, images + noise[:BATCH])
+    _, clean_classification = critic_terms(clean, images)
+    task.cfg["critic_noise_to"] = "classifier"
+    try:
+        _, terms = task._critic_gradients(images, classes, masks, tf.reduce_sum(masks, 0),
+                                          tf.zeros((n_out * BATCH, 1, 1, 1)), noise)
+        restore(critic, before)
+        _, g_terms = task._generator_gradients(images, noise[BATCH:])
+    finally:
+        task.cfg["critic_noise_to"] = "all"
+    np.testing.assert_allclose(float(terms["d_adversarial"]), adversarial, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(float(terms["d_classification"]), classification, rtol=1e-4, atol=1e-6)
+    assert abs(classification - clean_classification) > 1e-3
+    patch, _ = critic(fakes)
+    np.testing.assert_allclose(float(g_terms["g_adversarial"]), -float(tf.reduce_mean(patch)) * n_out,
+                               rtol=1e-4, atol=1e-6)
+    _, logits = critic(fakes + noise[BATCH:])
+    expected = sum(float(tf.reduce_mean(losses.cross_entropy(tf.split(logits[o.group], n_out)[o.index], o.target)))
+                   for o in task.outputs)
+    np.testing.assert_allclose(float(g_terms["g_classification"]), expected, rtol=1e-4, atol=1e-6)

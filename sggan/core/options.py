@@ -97,6 +97,9 @@ OPTIONS = {
                            "the critic sees, images in [-1, 1] (not in the original; 0: none): its "
                            "classifier then judges a smoothed image, which pixel speckle cannot move",
                            float, minimum=0.0),
+    "critic_noise_to": Option("what --critic_noise reaches: all (every critic input) or classifier (only the "
+                              "images its class heads judge: the adversarial head and the penalty see clean "
+                              "images, so they still see speckle)", str, choices=("all", "classifier")),
     "seed": Option("random seed (data order, flips, initial weights, penalty draws)", int, minimum=0,
                    maximum=SEED_LIMIT),
     "deterministic": Option("bit-exact TensorFlow ops (slower)", bool),

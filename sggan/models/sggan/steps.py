@@ -138,10 +138,13 @@ class SGGANTask:
         cfg, n_out = self.cfg, len(self.outputs)
         batch = tf.shape(images)[0]
         fakes = tf.stop_gradient(tf.concat(self.generator(images), 0))
-        if noise is not None:  # the critic sees noisy reals and fakes; the generator saw clean images
+        noisy_classes = noise is not None and cfg["critic_noise_to"] == "classifier"
+        if noise is not None and not noisy_classes:  # noisy reals and fakes; the generator saw clean images
             images, fakes = images + noise[:batch], fakes + noise[batch:]
         with tf.GradientTape() as tape:
             patch, logits = self.discriminator(tf.concat([images, fakes], 0), training=True)
+            if noisy_classes:  # only the class heads judge noisy reals; adversary and penalty see clean ones
+                logits = self.discriminator(images + noise[:batch])[1]
             real_patch, fake_patches = patch[:batch], tf.split(patch[batch:], n_out)
             adversarial = tf.add_n([self._mean(losses.critic_loss(cfg["loss"], real_patch, fake))
                                     for fake in fake_patches])
@@ -172,7 +175,12 @@ class SGGANTask:
             features = self.generator.trunk(images)
             fakes = [self.generator.head(k, features, images) for k in range(n_out)]
             critic_input = tf.concat(fakes, 0)
-            patch, logits = self.discriminator(critic_input if noise is None else critic_input + noise)
+            if noise is None:
+                patch, logits = self.discriminator(critic_input)
+            elif cfg["critic_noise_to"] == "classifier":
+                patch, logits = self.discriminator(critic_input)[0], self.discriminator(critic_input + noise)[1]
+            else:
+                patch, logits = self.discriminator(critic_input + noise)
             fake_patches = tf.split(patch, n_out)
             fake_logits = [tf.split(group_logits, n_out) for group_logits in logits]  # [group][output]
             adversarial = tf.add_n([self._mean(losses.generator_adversarial_loss(cfg["loss"], p))
