@@ -3,9 +3,11 @@ import filecmp
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from sggan.core import celeba, demo_faces
+from sggan.core.errors import UserError
 
 
 def test_same_seed_same_files(tmp_path):
@@ -61,3 +63,13 @@ def test_attributes_are_visible_and_correlated():
     assert np.mean(redness[True]) > np.mean(redness[False]) + 30
     assert np.mean(hair_brightness["Blond_Hair"]) > np.mean(hair_brightness["Black_Hair"]) + 60
     assert np.mean(lipstick_by_gender[False]) > 0.6 > 0.1 > np.mean(lipstick_by_gender[True])
+
+
+def test_a_folder_of_another_drawing_version_is_refused_not_reused(tmp_path):
+    folder = demo_faces.ensure(str(tmp_path / "faces"), count=4, seed=1)  # made on first use
+    assert open(os.path.join(folder, demo_faces.VERSION_FILE)).read().strip() == str(demo_faces.VERSION)
+    assert demo_faces.ensure(folder, count=4, seed=1) == folder
+    os.remove(os.path.join(folder, demo_faces.VERSION_FILE))  # as written before versions existed
+    with pytest.raises(UserError, match="holds demo faces of an older version; delete the folder"):
+        demo_faces.ensure(folder, count=4, seed=1)
+    assert os.path.isfile(os.path.join(folder, "list_attr_celeba.txt"))  # refused, not deleted

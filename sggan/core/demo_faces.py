@@ -1,9 +1,10 @@
 """A procedural, CelebA-shaped demo dataset: cartoon faces whose attributes are visible.
 
 Writes <folder>/img_align_celeba/NNNNNN.jpg (178 x 218 JPEG), list_attr_celeba.txt in the exact
-CelebA layout (all 40 columns) and list_eval_partition.txt. Gender (short vs long hair, beard),
-smile (curved open mouth), hair colour (black / blond / brown / grey) and lipstick (red lips) are
-drawn; pose, face size, skin and background vary. Same seed and count → byte-identical files.
+CelebA layout (all 40 columns), list_eval_partition.txt and the drawing's version. Gender (brows,
+jaw, beard or stubble; hair length goes with gender, but not always), smile (curved open mouth),
+hair colour (black / blond / brown / grey) and lipstick (red lips) are drawn; pose, face size, skin
+and background vary. Same seed and count → byte-identical files.
 """
 import io
 import os
@@ -13,6 +14,8 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from sggan.core.errors import UserError
+
 CELEBA_ATTRIBUTES = (
     "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose "
     "Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee "
@@ -21,6 +24,9 @@ CELEBA_ATTRIBUTES = (
     "Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young"
 ).split()
 
+# Bumped whenever the drawing changes; a folder of another version is not silently reused.
+VERSION = 2
+VERSION_FILE = "demo_faces_version.txt"
 WIDTH, HEIGHT = 178, 218
 HAIR_COLOURS = {"Black_Hair": (25, 22, 24), "Blond_Hair": (235, 205, 120),
                 "Brown_Hair": (115, 72, 40), "Gray_Hair": (170, 170, 175), None: (80, 50, 30)}
@@ -57,7 +63,7 @@ def draw_attributes(rng):
     a["No_Beard"] = not beard
     a["Goatee"] = beard and rng.random() < 0.4
     a["Mustache"] = beard and rng.random() < 0.4
-    a["5_o_Clock_Shadow"] = male and not beard and rng.random() < 0.25
+    a["5_o_Clock_Shadow"] = male and not beard and rng.random() < 0.5
     a["Eyeglasses"] = rng.random() < 0.07
     a["Pale_Skin"] = rng.random() < 0.05
     a["Bangs"] = hair is not None and not male and rng.random() < 0.3
@@ -82,13 +88,19 @@ def draw_face(rng, attrs):
     cloth = tuple(int(c) for c in rng.integers(20, 200, 3))
     draw.ellipse((cx - 80, cy + fh * 0.95, cx + 80, cy + fh * 0.95 + 120), fill=cloth)
     draw.rectangle((cx - fw * 0.35, cy + fh * 0.7, cx + fw * 0.35, cy + fh * 1.05), fill=skin)  # neck
+    # Hair length goes with gender as in real photos, not always: some women wear short hair and
+    # some men long hair, so that gender is also read from the face itself.
+    long_hair = rng.random() < (0.1 if attrs["Male"] else 0.8)
     if not attrs["Bald"]:
-        if attrs["Male"]:  # short hair: a cap just above the face
-            draw.ellipse((cx - fw * 1.08, cy - fh * 1.12, cx + fw * 1.08, cy + fh * 0.2), fill=hair)
-        else:  # long hair: falls behind the face to the shoulders
+        if long_hair:  # falls behind the face to the shoulders
             draw.rounded_rectangle((cx - fw * 1.35, cy - fh * 1.15, cx + fw * 1.35, cy + fh * 1.25),
                                    radius=int(fw), fill=hair)
+        else:  # short hair: a cap just above the face
+            draw.ellipse((cx - fw * 1.08, cy - fh * 1.12, cx + fw * 1.08, cy + fh * 0.2), fill=hair)
     draw.ellipse((cx - fw, cy - fh, cx + fw, cy + fh), fill=skin)
+    if attrs["Male"]:  # a square jaw
+        draw.rounded_rectangle((cx - fw * 0.92, cy, cx + fw * 0.92, cy + fh * 0.98), radius=int(fw * 0.35),
+                               fill=skin)
     if attrs["Bangs"]:
         draw.chord((cx - fw, cy - fh * 1.02, cx + fw, cy - fh * 0.25), 180, 360, fill=hair)
     if not attrs["No_Beard"] or attrs["5_o_Clock_Shadow"]:
@@ -113,7 +125,7 @@ def _draw_eyes(draw, rng, cx, cy, fw, fh, attrs, hair):
         ex = cx + side * dx
         draw.ellipse((ex - 8, eye_y - 4, ex + 8, eye_y + 4), fill=(250, 250, 250))
         draw.ellipse((ex - 3.5, eye_y - 3.5, ex + 3.5, eye_y + 3.5), fill=(40, 30, 20))
-        brow = (ex - 10, eye_y - 13, ex + 10, eye_y - 9 + (2 if attrs["Male"] else 0))
+        brow = (ex - 11, eye_y - 15, ex + 11, eye_y - 8) if attrs["Male"] else (ex - 9, eye_y - 13, ex + 9, eye_y - 11)
         draw.rectangle(brow, fill=tuple(int(c * 0.6) for c in hair))
         if attrs["Eyeglasses"]:
             draw.ellipse((ex - 12, eye_y - 9, ex + 12, eye_y + 9), outline=(10, 10, 10), width=2)
@@ -161,14 +173,28 @@ def generate(folder, count=4000, seed=0, quality=90):
         f.write(f"{count}\n" + " ".join(CELEBA_ATTRIBUTES) + " \n" + "\n".join(rows) + "\n")
     with open(os.path.join(tmp, "list_eval_partition.txt"), "w") as f:
         f.write("\n".join(partition) + "\n")
+    with open(os.path.join(tmp, VERSION_FILE), "w") as f:
+        f.write(f"{VERSION}\n")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
     return folder
 
 
 def ensure(folder, count=4000, seed=0):
-    """Generate the demo dataset on first use; return its folder."""
+    """Generate the demo dataset on first use; return its folder. A folder drawn by another version
+    of this module is refused (never deleted: it might hold the user's own data)."""
     if not os.path.isfile(os.path.join(folder, "list_attr_celeba.txt")):
         print(f"generating the demo dataset ({count} faces) in {folder} …", file=sys.stderr, flush=True)
         generate(folder, count, seed)
+    elif _version(folder) != VERSION:
+        raise UserError(f"{folder} holds demo faces of an older version; delete the folder (the demo "
+                        f"regenerates it) or run scripts/make_demo_data.py --out {folder}")
     return folder
+
+
+def _version(folder):
+    try:
+        with open(os.path.join(folder, VERSION_FILE)) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
