@@ -90,6 +90,8 @@ PRESETS = {
         "n_blocks": 2,
         "d_layers": 3,
         "identity_init": True,      # learns input-preserving edits in minutes (see README)
+        "critic_noise": 0.5,        # the critic's class heads judge noisy images: fewer fooled by speckle
+        "critic_noise_to": "classifier",
         "batch_size": 16,
         "learn_rate": 2e-4,
         "max_iters": 600,
