@@ -36,11 +36,13 @@ VARIANTS = {"float32": ("float32", False), "bfloat16": ("mixed_bfloat16", False)
 
 
 def settings(model, preset):
+    """config.py's settings, the model's own preset (as main.py applies it), then the benchmarked one."""
     import config
+    from sggan.models import MODELS
     cfg = dict(config.SETTINGS, model=model)
+    if MODELS[model].PRESET:
+        cfg.update(config.PRESETS[MODELS[model].PRESET])
     chosen = PRESETS[model][preset]
-    if model == "vacgan":
-        cfg.update(config.PRESETS["vacgan"])
     cfg.update(config.PRESETS[chosen] if isinstance(chosen, str) else chosen)
     return cfg
 
@@ -84,22 +86,32 @@ def graph_flops(function, *args):
     return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
 
 
+def sggan_task(cfg):
+    """SG-GAN with the original's four single groups; (task, label columns)."""
+    from sggan.core import celeba
+    from sggan.models.sggan import networks
+    from sggan.models.sggan.outputs import output_layout
+    from sggan.models.sggan.steps import SGGANTask
+    groups = [celeba.Group(f"group{a}", "single", (f"attribute{a}",)) for a in range(4)]
+    outputs = output_layout(groups)
+    generator, discriminator = networks.build(cfg, outputs)
+    return SGGANTask(cfg, generator, discriminator, outputs, len(groups)), len(groups)
+
+
+def vacgan_task(cfg):
+    """VAC+GAN conditioned on the 40 CelebA attributes; (task, label columns)."""
+    from sggan.models.vacgan.steps import VACGANTask
+    return VACGANTask(cfg, 40), 40
+
+
+TASKS = {"sggan": sggan_task, "vacgan": vacgan_task}
+
+
 def make_task(cfg):
     """The model's task on random data: (task, a distributed iteration batch)."""
     import tensorflow as tf
-    from sggan.core import celeba
     b, s, n = cfg["batch_size"], cfg["image_size"], cfg["n_critic"]
-    if cfg["model"] == "sggan":
-        from sggan.models.sggan import networks
-        from sggan.models.sggan.outputs import output_layout
-        from sggan.models.sggan.steps import SGGANTask
-        groups = [celeba.Group(f"group{a}", "single", (f"attribute{a}",)) for a in range(4)]
-        outputs = output_layout(groups)
-        generator, discriminator = networks.build(cfg, outputs)
-        task, n_labels = SGGANTask(cfg, generator, discriminator, outputs, len(groups)), len(groups)
-    else:
-        from sggan.models.vacgan.steps import VACGANTask
-        task, n_labels = VACGANTask(cfg, 40), 40
+    task, n_labels = TASKS[cfg["model"]](cfg)
     batch = {"image": tf.random.uniform((b, n, s, s, 3), -1, 1), "classes": tf.zeros((b, n, n_labels), tf.int64),
              "masks": tf.ones((b, n, n_labels)), "index": tf.zeros((b, n), tf.int64)}
     data = tf.data.Dataset.from_tensor_slices(batch).batch(b)
