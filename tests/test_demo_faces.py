@@ -70,6 +70,6 @@ def test_a_folder_of_another_drawing_version_is_refused_not_reused(tmp_path):
     assert open(os.path.join(folder, demo_faces.VERSION_FILE)).read().strip() == str(demo_faces.VERSION)
     assert demo_faces.ensure(folder, count=4, seed=1) == folder
     os.remove(os.path.join(folder, demo_faces.VERSION_FILE))  # as written before versions existed
-    with pytest.raises(UserError, match="holds demo faces of an older version; delete the folder"):
+    with pytest.raises(UserError, match="holds demo faces of another drawing version; delete the folder"):
         demo_faces.ensure(folder, count=4, seed=1)
     assert os.path.isfile(os.path.join(folder, "list_attr_celeba.txt"))  # refused, not deleted

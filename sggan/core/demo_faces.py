@@ -187,7 +187,7 @@ def ensure(folder, count=4000, seed=0):
         print(f"generating the demo dataset ({count} faces) in {folder} …", file=sys.stderr, flush=True)
         generate(folder, count, seed)
     elif _version(folder) != VERSION:
-        raise UserError(f"{folder} holds demo faces of an older version; delete the folder (the demo "
+        raise UserError(f"{folder} holds demo faces of another drawing version; delete the folder (the demo "
                         f"regenerates it) or run scripts/make_demo_data.py --out {folder}")
     return folder
 
