@@ -48,7 +48,7 @@ SETTINGS = {
     "lam_gp": 10.0,
     "lam_cls": 1.0,
     "lam_gp_cls": 0.0,              # penalty on the input gradient of the critic's class margins (not original)
-    "critic_noise": 0.0,            # std of Gaussian noise on every image the critic sees (not original)
+    "critic_noise": 0.0,            # std of Gaussian noise on the critic's inputs (not original)
     "critic_noise_to": "all",       # all (adversary, penalty, classes) | classifier (its class heads only)
     "seed": 1234,
     "deterministic": False,         # bit-exact ops (slower); resuming is exact with it on

@@ -111,6 +111,12 @@ def assert_trained(model, before):
             assert not np.array_equal(v.numpy(), before[v.path]), v.path
 
 
+def critic_adversarial(patch, n_out):
+    """Σ over outputs of mean(D(fake_k)) − mean(D(real)), from a critic patch of [real block, output blocks]."""
+    score = tf.reduce_mean(patch, axis=[1, 2])
+    return sum(float(tf.reduce_mean(fake - score[:BATCH])) for fake in tf.split(score[BATCH:], n_out))
+
+
 def test_critic_noise_reaches_the_critic_and_not_the_generator(task):
     """--critic_noise: the critic's adversarial terms are computed on (image + noise) rows, laid out
     [real block, one block per output], while the generator edits the clean images."""
@@ -119,23 +125,21 @@ def test_critic_noise_reaches_the_critic_and_not_the_generator(task):
     noise = 0.3 * tf.random.stateless_normal(((1 + n_out) * BATCH, 16, 16, 3), (7, 8))
     critic, before = task.discriminator, values(task.discriminator)
 
-    def critic_adversarial(seen):  # Σ over outputs of mean(D(fake_k)) − mean(D(real)), one power iteration
+    def adversarial(seen):  # one power iteration, as the step
         patch, _ = critic(seen, training=True)
         restore(critic, before)
-        score = tf.reduce_mean(patch, axis=[1, 2])
-        return sum(float(tf.reduce_mean(fake - score[:BATCH])) for fake in tf.split(score[BATCH:], n_out))
+        return critic_adversarial(patch, n_out)
 
     def generator_adversarial(seen):
         patch, _ = critic(seen)
         return -float(tf.reduce_mean(patch)) * n_out
 
     fakes = tf.concat(task.generator(images), 0)
-    expected = critic_adversarial(tf.concat([images, fakes], 0) + noise)
+    expected = adversarial(tf.concat([images, fakes], 0) + noise)
     # Mistakes this test must see: no noise, and noise also given to the generator's input.
-    clean = critic_adversarial(tf.concat([images, fakes], 0))
+    clean = adversarial(tf.concat([images, fakes], 0))
     noisy_input = images + noise[:BATCH]
-    noisy_generator = critic_adversarial(tf.concat([noisy_input, tf.concat(task.generator(noisy_input), 0)], 0)
-                                         + noise)
+    noisy_generator = adversarial(tf.concat([noisy_input, tf.concat(task.generator(noisy_input), 0)], 0) + noise)
     alpha = tf.zeros((n_out * BATCH, 1, 1, 1))
     _, terms = task._critic_gradients(images, classes, masks, tf.reduce_sum(masks, 0), alpha, noise)
     restore(critic, before)
@@ -164,13 +168,11 @@ def test_critic_noise_to_the_classifier_leaves_the_adversary_clean(task):
         patch, _ = critic(adversary_sees, training=True)  # one power iteration, as the step
         _, logits = critic(classes_see)
         restore(critic, before)
-        score = tf.reduce_mean(patch, axis=[1, 2])
-        adversarial = sum(float(tf.reduce_mean(fake - score[:BATCH])) for fake in tf.split(score[BATCH:], n_out))
         totals = tf.reduce_sum(masks, 0)
         classification = sum(float(tf.reduce_sum(losses.masked_cross_entropy(logits[a], classes[:, a], masks[:, a],
                                                                              totals[a])))
                              for a in range(N_GROUPS))
-        return adversarial, classification
+        return critic_adversarial(patch, n_out), classification
 
     clean = tf.concat([images, fakes], 0)
     adversarial, classification = critic_terms(clean, images + noise[:BATCH])

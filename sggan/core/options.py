@@ -93,9 +93,10 @@ OPTIONS = {
     "lam_gp_cls": Option("weight of a penalty on the input gradient of the critic's class margins, on real "
                          "images (not in the original; 0: none): the critic's classifier cannot then be "
                          "satisfied by pixel speckle", float, minimum=0.0),
-    "critic_noise": Option("standard deviation of Gaussian noise added to every real and generated image "
-                           "the critic sees, images in [-1, 1] (not in the original; 0: none): its "
-                           "classifier then judges a smoothed image, which pixel speckle cannot move",
+    "critic_noise": Option("standard deviation of Gaussian noise added to the real and generated images "
+                           "the critic sees (which ones: --critic_noise_to), images in [-1, 1] (not in the "
+                           "original; 0: none): its classifier then judges a smoothed image, which pixel "
+                           "speckle cannot move",
                            float, minimum=0.0),
     "critic_noise_to": Option("what --critic_noise reaches: all (every critic input) or classifier (only the "
                               "images its class heads judge: the adversarial head and the penalty see clean "
