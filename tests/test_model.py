@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from sggan.core import celeba
-from sggan.core.layers import SpectralNormConv2D
+from sggan.core.layers import SmallMapConv2D, SpectralNormConv2D
 from sggan.models.sggan import losses, networks
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import lr_decay
@@ -115,6 +115,42 @@ def test_spectral_norm_divides_by_sigma():
     u_before = layer.u.numpy().copy()
     layer.normalized_kernel(training=False)
     assert np.array_equal(u_before, layer.u.numpy())  # only training calls update u
+
+
+@pytest.mark.parametrize("size,kernel,stride", [((4, 4), 5, 2), ((3, 2), 5, 2), ((2, 2), 3, 1), ((4, 3), 7, 3)])
+def test_a_kernel_larger_than_its_map_is_a_matrix_product_equal_to_the_convolution(size, kernel, stride):
+    """SmallMapConv2D takes its matrix-product path exactly when the kernel is larger than the
+    input map; the output, the gradients and the penalty's double backward equal tf.nn.conv2d's."""
+    layer = SmallMapConv2D(6, kernel, stride, padding="same", use_bias=False)
+    images = tf.random.stateless_normal((3, *size, 4), (3, 4))
+    layer.build(images.shape)
+    weights = tf.random.stateless_normal(layer.kernel.shape, (5, 6))
+    layer.kernel.assign(weights)
+
+    def derivatives(convolve):
+        with tf.GradientTape() as outer:
+            outer.watch(weights)
+            with tf.GradientTape() as inner:
+                inner.watch(images)
+                out = convolve(images, weights)
+                weighting = tf.reshape(tf.cos(tf.range(tf.size(out), dtype=tf.float32)), tf.shape(out))
+                objective = tf.reduce_sum(tf.nn.leaky_relu(out, 0.2) * weighting + out ** 2)
+            slope = inner.gradient(objective, images)
+            penalty = tf.reduce_sum(slope ** 2)
+        return out, slope, outer.gradient(penalty, weights)
+
+    ours = derivatives(layer.convolution_op)
+    reference = derivatives(lambda x, w: tf.nn.conv2d(x, w, stride, "SAME"))
+    for got, want in zip(ours, reference):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4 * np.abs(want.numpy()).max())
+    graph = tf.function(layer.convolution_op).get_concrete_function(images, weights).graph
+    kinds = {op.type for op in graph.get_operations()}
+    assert "MatMul" in kinds and "Conv2D" not in kinds
+    large = SmallMapConv2D(6, kernel, stride, padding="same", use_bias=False)
+    wide = tf.zeros((1, kernel, kernel, 4))
+    large.build(wide.shape)
+    kinds = {op.type for op in tf.function(large.convolution_op).get_concrete_function(wide, weights).graph.get_operations()}
+    assert "Conv2D" in kinds and "MatMul" not in kinds  # a map as large as the kernel keeps the convolution
 
 
 PATCH_REAL = np.array([[[0.5, -1.0], [2.0, 0.0]], [[-0.3, 0.1], [0.4, 1.2]]], np.float32)
