@@ -117,10 +117,10 @@ def test_spectral_norm_divides_by_sigma():
     assert np.array_equal(u_before, layer.u.numpy())  # only training calls update u
 
 
-@pytest.mark.parametrize("size,kernel,stride", [((4, 4), 5, 2), ((3, 2), 5, 2), ((2, 2), 3, 1), ((4, 3), 7, 3)])
-def test_a_kernel_larger_than_its_map_is_a_matrix_product_equal_to_the_convolution(size, kernel, stride):
-    """SmallMapConv2D takes its matrix-product path exactly when the kernel is larger than the
-    input map; the output, the gradients and the penalty's double backward equal tf.nn.conv2d's."""
+@pytest.mark.parametrize("size,kernel,stride", [((4, 4), 5, 2), ((8, 6), 5, 2), ((3, 2), 5, 2), ((6, 6), 3, 1), ((4, 3), 7, 3)])
+def test_a_small_map_is_convolved_by_a_matrix_product_equal_to_the_convolution(size, kernel, stride):
+    """SmallMapConv2D takes its matrix-product path exactly when the input map is at most twice the
+    kernel; the output, the gradients and the penalty's double backward equal tf.nn.conv2d's."""
     layer = SmallMapConv2D(6, kernel, stride, padding="same", use_bias=False)
     images = tf.random.stateless_normal((3, *size, 4), (3, 4))
     layer.build(images.shape)
@@ -147,10 +147,10 @@ def test_a_kernel_larger_than_its_map_is_a_matrix_product_equal_to_the_convoluti
     kinds = {op.type for op in graph.get_operations()}
     assert "MatMul" in kinds and "Conv2D" not in kinds
     large = SmallMapConv2D(6, kernel, stride, padding="same", use_bias=False)
-    wide = tf.zeros((1, kernel, kernel, 4))
+    wide = tf.zeros((1, 2 * kernel + 1, 2 * kernel + 1, 4))
     large.build(wide.shape)
     kinds = {op.type for op in tf.function(large.convolution_op).get_concrete_function(wide, weights).graph.get_operations()}
-    assert "Conv2D" in kinds and "MatMul" not in kinds  # a map as large as the kernel keeps the convolution
+    assert "Conv2D" in kinds and "MatMul" not in kinds  # a larger map keeps the convolution
 
 
 PATCH_REAL = np.array([[[0.5, -1.0], [2.0, 0.0]], [[-0.3, 0.1], [0.4, 1.2]]], np.float32)

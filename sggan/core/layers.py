@@ -1,5 +1,6 @@
 """Building blocks shared by the networks: initialisers, instance norm, spectral-norm convolution."""
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -59,36 +60,43 @@ def instance_norm(name=None):
 
 
 def gathered_taps_conv(inputs, kernel, strides):
-    """A "same"-padded convolution as one matrix product: its taps gathered by padding and strided
-    slices into [pixels, k·k·in] rows, times the kernel as a [k·k·in, out] matrix. The same sum as
-    tf.nn.conv2d, to float rounding (padded taps multiply zeros, as the convolution's do)."""
+    """A "same"-padded convolution as one matrix product: every output pixel's k·k taps gathered
+    from the flattened map into a row of k·k·in values (taps on the padding point at an appended
+    row of zeros), times the kernel as a [k·k·in, out] matrix. The same sum as tf.nn.conv2d, to
+    float rounding."""
     (height, width), (k_h, k_w), (s_h, s_w) = inputs.shape[1:3], kernel.shape[:2], strides
+    channels, filters = kernel.shape[2:]
     out_h, out_w = -(-height // s_h), -(-width // s_w)
-    pad_h, pad_w = max((out_h - 1) * s_h + k_h - height, 0), max((out_w - 1) * s_w + k_w - width, 0)
-    inputs = tf.pad(inputs, [[0, 0], [pad_h // 2, pad_h - pad_h // 2], [pad_w // 2, pad_w - pad_w // 2], [0, 0]])
-    taps = [inputs[:, i:i + (out_h - 1) * s_h + 1:s_h, j:j + (out_w - 1) * s_w + 1:s_w, :]
-            for i in range(k_h) for j in range(k_w)]  # tap-major, channel-minor: the kernel's HWIO order
-    rows = tf.reshape(tf.concat(taps, -1), (-1, k_h * k_w * kernel.shape[2]))
-    outputs = tf.matmul(rows, tf.reshape(kernel, (-1, kernel.shape[3])))
-    return tf.reshape(outputs, (-1, out_h, out_w, kernel.shape[3]))
+    top, left = max((out_h - 1) * s_h + k_h - height, 0) // 2, max((out_w - 1) * s_w + k_w - width, 0) // 2
+    rows = np.arange(out_h)[:, None, None, None] * s_h + np.arange(k_h)[None, None, :, None] - top
+    cols = np.arange(out_w)[None, :, None, None] * s_w + np.arange(k_w)[None, None, None, :] - left
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    taps = np.where(inside, rows * width + cols, height * width)  # [out_h, out_w, k_h, k_w]: the kernel's order
+    flat = tf.reshape(inputs, (-1, height * width, channels))
+    flat = tf.concat([flat, tf.zeros_like(flat[:, :1])], 1)
+    gathered = tf.reshape(tf.gather(flat, taps.reshape(-1), axis=1), (-1, k_h * k_w * channels))
+    outputs = tf.matmul(gathered, tf.reshape(kernel, (-1, filters)))
+    return tf.reshape(outputs, (-1, out_h, out_w, filters))
 
 
 class SmallMapConv2D(keras.layers.Conv2D):
-    """keras.layers.Conv2D, computed by gathered_taps_conv when a "same" kernel is larger than its
-    input map (the critic's last layer: 5x5 stride 2, 4x4 → 2x2).
+    """keras.layers.Conv2D, computed by gathered_taps_conv when a "same" convolution's input map is
+    at most twice as large as its kernel (the critic's last two layers: 5x5 stride 2 on 8x8 and 4x4
+    maps).
 
-    Written here because oneDNN's convolution kernels run such layers, where most taps fall on
+    Written here because oneDNN's convolution kernels run such layers, where many taps fall on
     padding, at 15-40 GFLOP/s on the CPU against about 100 for the other layers (TensorFlow
-    profiler, paper widths at 64x64). The matrix product computed the layer's forward, backward
-    and the penalty's double backward 3x faster (863 → 289 ms for 64 images, 512 → 1024
-    channels); on larger maps it is slower than the convolution, so those keep it.
+    profiler, paper widths at 64x64). For 64 images, forward, backward and the penalty's double
+    backward took 866 → 219 ms on a 4x4 map (512 → 1024 channels) and 219 → 168 ms on an 8x8 map
+    (256 → 512); on a 16x16 map the matrix product is slower (175 → 203 ms), so larger maps keep
+    the convolution.
     """
 
     def convolution_op(self, inputs, kernel):
         height, width = inputs.shape[1:3]
         small = (self.padding == "same" and self.data_format == "channels_last" and self.groups == 1
                  and tuple(self.dilation_rate) == (1, 1) and height is not None and width is not None
-                 and self.kernel_size[0] > height and self.kernel_size[1] > width)
+                 and height <= 2 * self.kernel_size[0] and width <= 2 * self.kernel_size[1])
         if small:
             return gathered_taps_conv(inputs, kernel, self.strides)
         return super().convolution_op(inputs, kernel)
