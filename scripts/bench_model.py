@@ -182,7 +182,7 @@ def part_of(op):
         return "instance / batch norm"
     if any(scope in ("up", "shared_up") for scope in scopes):
         return "transposed convolutions"
-    if "Conv2D" in kind or "BiasAdd" in kind:
+    if "Conv2D" in kind or "BiasAdd" in kind or "gathered_taps" in scopes:
         return "convolutions"
     if scopes and re.fullmatch(r"(conv\d+|classifier\d+|adversarial)", scopes[-1]) or "l2_normalize" in scopes:
         return "spectral norm (power iteration, kernel / sigma)"

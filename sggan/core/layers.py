@@ -72,11 +72,12 @@ def gathered_taps_conv(inputs, kernel, strides):
     cols = np.arange(out_w)[None, :, None, None] * s_w + np.arange(k_w)[None, None, None, :] - left
     inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
     taps = np.where(inside, rows * width + cols, height * width)  # [out_h, out_w, k_h, k_w]: the kernel's order
-    flat = tf.reshape(inputs, (-1, height * width, channels))
-    flat = tf.concat([flat, tf.zeros_like(flat[:, :1])], 1)
-    gathered = tf.reshape(tf.gather(flat, taps.reshape(-1), axis=1), (-1, k_h * k_w * channels))
-    outputs = tf.matmul(gathered, tf.reshape(kernel, (-1, filters)))
-    return tf.reshape(outputs, (-1, out_h, out_w, filters))
+    with tf.name_scope("gathered_taps"):
+        flat = tf.reshape(inputs, (-1, height * width, channels))
+        flat = tf.concat([flat, tf.zeros_like(flat[:, :1])], 1)
+        gathered = tf.reshape(tf.gather(flat, taps.reshape(-1), axis=1), (-1, k_h * k_w * channels))
+        outputs = tf.matmul(gathered, tf.reshape(kernel, (-1, filters)))
+        return tf.reshape(outputs, (-1, out_h, out_w, filters))
 
 
 class SmallMapConv2D(keras.layers.Conv2D):
