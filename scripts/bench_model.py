@@ -10,7 +10,8 @@ as one compiled call. Each configuration runs in a fresh process (devices must b
 TensorFlow starts), gets one warm-up iteration (tracing) and then --iters timed ones, on random
 images (the input pipeline is benchmarked by bench_input.py). The float32 one-device row also
 counts the iteration's floating-point operations from its traced graph and reads the speed as a
-fraction of the convolution throughput the machine reaches on one large convolution.
+fraction of the convolution throughput the machine reaches on one large convolution, measured in
+the same process just before and after the timed iterations (this machine's speed drifts).
 --profile traces one iteration with the TensorFlow profiler and sums op time by part of the model.
 """
 import argparse
@@ -132,6 +133,8 @@ def measure(model, preset, variant, devices, iters, profile_dir=None):
         task, batch = make_task(cfg)
         losses = task.iteration(0, lambda: batch)  # warm-up: traces and compiles
         float(next(iter(losses.values())))
+        counted = variant == "float32" and devices == 1
+        peaks = [conv_throughput()] if counted else []
         start = time.perf_counter()
         for step in range(iters):
             losses = task.iteration(step, lambda: batch)
@@ -140,7 +143,8 @@ def measure(model, preset, variant, devices, iters, profile_dir=None):
         result = {"model": model, "preset": preset, "variant": variant, "devices": devices,
                   "size": cfg["image_size"], "batch": cfg["batch_size"], "seconds": seconds,
                   "images_per_s": cfg["batch_size"] / seconds, "finite": finite}
-        if variant == "float32" and devices == 1:
+        if counted:  # the machine's speed drifts: its reference is measured just before and after
+            result["peaks"] = peaks + [conv_throughput()]
             result["gflop"] = graph_flops(task.train_iteration, batch) / 1e9
         if profile_dir:
             result["profile"] = profile(task, batch, profile_dir)
@@ -207,8 +211,7 @@ def main():
         print(json.dumps(measure(args.model, preset, variant, int(devices), args.iters, directory)))
         return
     print(f"machine: {hardware()}")
-    peak = conv_throughput()
-    print(f"float32 convolution throughput: {peak:.1f} GFLOP/s", flush=True)
+    print(f"float32 convolution throughput: {conv_throughput():.1f} GFLOP/s", flush=True)
     for preset in args.presets.split(","):
         for devices in map(int, args.devices.split(",")):
             for variant in args.variants.split(","):
@@ -224,9 +227,10 @@ def main():
                         f"{devices} device(s): {r['seconds']:8.3f} s/iteration, {r['images_per_s']:8.2f} images/s"
                         f"{'' if r['finite'] else ' (NON-FINITE LOSSES)'}")
                 if "gflop" in r:
-                    achieved = r["gflop"] / r["seconds"]
+                    achieved, around = r["gflop"] / r["seconds"], sum(r["peaks"]) / len(r["peaks"])
                     line += (f"; {r['gflop']:.1f} GFLOP/iteration = {achieved:.1f} GFLOP/s, "
-                             f"{100 * achieved / peak:.0f}% of the convolution throughput")
+                             f"{100 * achieved / around:.0f}% of the convolution throughput measured just before "
+                             f"and after ({r['peaks'][0]:.1f}, {r['peaks'][1]:.1f} GFLOP/s)")
                 print(line, flush=True)
                 if "profile" in r:
                     total = sum(r["profile"].values())
