@@ -1,4 +1,4 @@
-"""Building blocks shared by the networks: initialisers, instance norm, spectral-norm convolution."""
+"""Building blocks shared by the networks: initialisers, instance norm, spectral-norm and small-map convolutions."""
 import keras
 import numpy as np
 import tensorflow as tf
