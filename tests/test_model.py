@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.python.framework import ops
 
 from sggan.core import celeba
 from sggan.core.layers import SmallMapConv2D, SpectralNormConv2D
@@ -208,22 +207,22 @@ def _penalty_gradient_conv_flops(discriminator, size):
 
     images = tf.random.normal((4, size, size, 3))
     graph = gradients.get_concrete_function(images, images, tf.fill((4, 1, 1, 1), 0.5)).graph
-    kinds = ("Conv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput", "MatMul")
-    return sum(ops.get_stats_for_node_def(graph, op.node_def, "flops").value
-               for op in graph.get_operations() if op.type in kinds)
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options.update(output="none", account_type_regexes=["Conv2D.*", "MatMul"])
+    return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
 
 
 def test_penalty_double_backward_convolves_no_zeros(monkeypatch):
     """The critic's activations reach the penalty only through which side of zero they are on, so
     its weight gradient needs no convolution along their derivative. The reference critic
     multiplies by a slope held constant to the tape (no such path by construction); ours must
-    cost the same convolution FLOPs (tf.nn.leaky_relu costs 37% more here)."""
+    cost the same convolution FLOPs (tf.nn.leaky_relu costs about 40% more here)."""
     cfg = dict(ndf=4, d_layers=3, no_sp=False, image_size=32, ngf=4, n_blocks=1, identity_init=False)
     ours = _penalty_gradient_conv_flops(build(cfg, 1)[1], 32)
     monkeypatch.setattr(networks, "leaky_relu",
                         lambda x, alpha=0.2: x * tf.stop_gradient(tf.where(x >= 0, 1.0, alpha)))
     reference = _penalty_gradient_conv_flops(build(cfg, 1)[1], 32)
-    assert ours == reference
+    assert ours == reference > 0
 
 
 def _np_ce(logits, labels):
