@@ -197,15 +197,17 @@ def test_critic_activation_is_the_originals_max_with_slope_one_at_zero():
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), np.float32([0.2, 0.2, 1.0, 1.0, 1.0]))
 
 
-def _penalty_gradient_conv_flops(discriminator, size):
-    """FLOPs of the convolutions and matrix products in the graph of ∇_weights of the penalty."""
+def _penalty_gradient_conv_flops(cfg):
+    """FLOPs of the convolutions and matrix products in the graph of ∇_weights of the penalty, for
+    a freshly built critic."""
+    discriminator = build(cfg, 1)[1]
     @tf.function
     def gradients(real, fake, alpha):
         with tf.GradientTape() as tape:
             penalty = tf.reduce_mean(losses.gradient_penalty(discriminator, real, fake, alpha))
         return tape.gradient(penalty, discriminator.trainable_variables)
 
-    images = tf.random.normal((4, size, size, 3))
+    images = tf.random.normal((4, cfg["image_size"], cfg["image_size"], 3))
     graph = gradients.get_concrete_function(images, images, tf.fill((4, 1, 1, 1), 0.5)).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options.update(output="none", account_type_regexes=["Conv2D.*", "MatMul"])
@@ -218,10 +220,10 @@ def test_penalty_double_backward_convolves_no_zeros(monkeypatch):
     multiplies by a slope held constant to the tape (no such path by construction); ours must
     cost the same convolution FLOPs (tf.nn.leaky_relu costs about 40% more here)."""
     cfg = dict(ndf=4, d_layers=3, no_sp=False, image_size=32, ngf=4, n_blocks=1, identity_init=False)
-    ours = _penalty_gradient_conv_flops(build(cfg, 1)[1], 32)
+    ours = _penalty_gradient_conv_flops(cfg)
     monkeypatch.setattr(networks, "leaky_relu",
                         lambda x, alpha=0.2: x * tf.stop_gradient(tf.where(x >= 0, 1.0, alpha)))
-    reference = _penalty_gradient_conv_flops(build(cfg, 1)[1], 32)
+    reference = _penalty_gradient_conv_flops(cfg)
     assert ours == reference > 0
 
 
