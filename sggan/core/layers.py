@@ -54,9 +54,53 @@ def instance_norm(name=None):
     """Instance normalisation as the original: eps 1e-5, learned scale from N(1, 0.02), offset 0.
 
     Always computed in float32 (its variance loses too much in float16/bfloat16)."""
-    return keras.layers.GroupNormalization(
+    return InstanceNormalization(
         groups=-1, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name,
         dtype="float32")
+
+
+class InstanceNormalization(keras.layers.GroupNormalization):
+    """keras.layers.GroupNormalization with one group per channel (its weights, config and
+    checkpoint paths), whose gradient is the closed form of `normalize_instances`.
+
+    Written here because the tape's gradient through the moments takes about twice the
+    time of the closed form (see normalize_instances)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.groups != -1 or self.axis != -1 or not (self.scale and self.center):
+            raise ValueError("InstanceNormalization: groups=-1, axis=-1, with scale and center only")
+
+    def call(self, inputs):
+        return normalize_instances(tf.cast(inputs, tf.float32), tf.convert_to_tensor(self.gamma),
+                                   tf.convert_to_tensor(self.beta), self.epsilon)
+
+
+def normalize_instances(x, gamma, beta, epsilon):
+    """(x − mean) / sqrt(var + ε) · γ + β, the moments per image and channel of x [B, H, W, C].
+
+    The gradient is the closed form dx = γ·r·(dy − mean(dy) − x̂·mean(dy·x̂)), r = 1/sqrt(var + ε),
+    evaluated as one affine map of dy and x per image and channel, without x̂ kept or rebuilt.
+    """
+    @tf.custom_gradient
+    def forward(x, gamma, beta):
+        mean, variance = tf.nn.moments(x, [1, 2], keepdims=True)
+        rstd = tf.math.rsqrt(variance + epsilon)
+        scale = rstd * gamma
+        shift = beta - mean * scale
+
+        def backward(dy):
+            dy_mean = tf.reduce_mean(dy, [1, 2], keepdims=True)
+            dy_xhat_mean = rstd * (tf.reduce_mean(dy * x, [1, 2], keepdims=True) - mean * dy_mean)
+            pixels = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], x.dtype)
+            x_factor = -scale * rstd * dy_xhat_mean
+            dx = scale * dy + (x * x_factor - (scale * dy_mean + x_factor * mean))
+            return (dx, tf.reduce_sum(dy_xhat_mean, [0, 1, 2]) * pixels,
+                    tf.reduce_sum(dy_mean, [0, 1, 2]) * pixels)
+
+        return x * scale + shift, backward
+
+    return forward(x, gamma, beta)
 
 
 def gathered_taps_conv(inputs, kernel, strides):
@@ -136,7 +180,9 @@ class SpectralNormConv2D(SmallMapConv2D):
             u = tf.math.l2_normalize(tf.matmul(v, matrix))
             self.u.assign(tf.cast(tf.stop_gradient(u), self.u.dtype))
         sigma = tf.squeeze(tf.matmul(tf.matmul(v, matrix), u, transpose_b=True))
-        return kernel / tf.cast(sigma, kernel.dtype)
+        # W · (1/σ) rather than W / σ (the same to one rounding): the tape's gradient of a division
+        # makes three more passes over the kernel (about 1% of the op time at 64x64, paper widths).
+        return kernel * tf.cast(tf.math.reciprocal(sigma), kernel.dtype)
 
     def call(self, inputs, training=False):
         outputs = self.convolution_op(inputs, self.normalized_kernel(training))
