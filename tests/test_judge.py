@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.core import datasets, pipeline
+from sggan.core import datasets, pipeline, precision
 from sggan.models.sggan import classifier, evaluation, judge, runs
 from sggan.models.sggan.outputs import Output
 from tests.conftest import TINY, make_cfg
@@ -138,6 +138,22 @@ def test_classifier_accuracy_matches_a_count_by_hand(experiment):
                 hits[a] += predicted[a] == ds.test.classes[i, a]
     for a, group in enumerate(ds.groups):
         assert report["accuracy"][group.spec] == pytest.approx(hits[a] / counts[a])
+
+
+def test_the_classifier_trains_and_judges_in_float32_whatever_the_precision(experiment):
+    """Under a mixed-precision run the judge is still built, trained and loaded in float32: the same
+    weights give the same logits as under float32 (it once crashed on bfloat16 logits in training)."""
+    cfg = experiment()
+    n_groups = len(datasets.prepare(cfg).groups)
+    reference = classifier.load(cfg["exp_dir"], n_groups)
+    images = tf.random.stateless_uniform((6, 16, 16, 3), (1, 2), -1, 1)
+    with precision.policy("mixed_bfloat16"):
+        model = classifier.load(cfg["exp_dir"], n_groups)
+        trainer = classifier.ClassifierTrainer(classifier.build(n_groups, 16), 1e-3, seed=0, max_shift=1)
+        loss = trainer.step(images, tf.zeros((6, n_groups), tf.int64), tf.ones((6, n_groups)))
+        logits = model._logits(images)
+    assert np.isfinite(loss.numpy()) and logits.dtype == tf.float32
+    np.testing.assert_array_equal(logits.numpy(), reference._logits(images).numpy())
 
 
 def test_metrics_json_holds_both_judges(experiment, capsys):

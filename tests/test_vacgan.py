@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.core import checkpoints, datasets, fid, pipeline, tfrecord
+from sggan.core import checkpoints, datasets, fid, pipeline, precision, tfrecord
 from sggan.models import vacgan
 from sggan.models.sggan.networks import trainable_count
 from sggan.models.vacgan import evaluation, losses, networks
@@ -143,6 +143,19 @@ def test_missing_inception_weights_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(UserError, match="not available offline .* copy the file into that folder"):
         fid.inception_extractor()
+
+
+def test_inception_is_built_in_float32_under_mixed_precision(tmp_path, monkeypatch):
+    """FID's features are the standard protocol's whatever --precision the run uses."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / fid.INCEPTION_WEIGHTS).write_bytes(b"")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    policies = []
+    monkeypatch.setattr(keras.applications, "InceptionV3",
+                        lambda **kwargs: policies.append(keras.mixed_precision.global_policy().name))
+    with precision.policy("mixed_bfloat16"):
+        fid.inception_extractor()
+    assert policies == ["float32"]
 
 
 def test_tfrecord_round_trip_matches_the_folder(demo_dir, tmp_path):

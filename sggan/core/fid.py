@@ -11,6 +11,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
+from sggan.core import precision
 from sggan.core.errors import UserError
 
 INCEPTION_WEIGHTS = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -54,8 +55,9 @@ def inception_extractor():
         raise UserError(f"the InceptionV3 weights for FID are not available offline ({path} is missing); "
                         "on a machine with internet run python -c \"import keras; keras.applications.InceptionV3("
                         "weights='imagenet', include_top=False)\" and copy the file into that folder")
-    model = keras.applications.InceptionV3(weights=path, include_top=False, pooling="avg",
-                                           input_shape=(299, 299, 3))
+    with precision.policy("float32"):  # the standard protocol's features, whatever --precision says
+        model = keras.applications.InceptionV3(weights=path, include_top=False, pooling="avg",
+                                               input_shape=(299, 299, 3))
 
     def extract(images):  # InceptionV3 expects [-1, 1], as the generators produce
         return model(tf.image.resize(images, (299, 299), method="bilinear"), training=False)

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sggan.core import celeba, pipeline
+from sggan.core import celeba, pipeline, precision
 from sggan.models.sggan import losses
 from sggan.core.errors import UserError
 
@@ -59,8 +59,11 @@ class AttributeClassifier(keras.Model):
 
 
 def build(n_groups, image_size):
-    model = AttributeClassifier(n_groups, image_size, name="attribute_classifier")
-    model(tf.zeros((1, image_size, image_size, 3)))
+    """The classifier, built in float32 whatever --precision says: a judge must not change with the
+    precision the generator was trained in (and its loss needs float32 logits)."""
+    with precision.policy("float32"):
+        model = AttributeClassifier(n_groups, image_size, name="attribute_classifier")
+        model(tf.zeros((1, image_size, image_size, 3)))
     return model
 
 
