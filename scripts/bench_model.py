@@ -28,6 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from sggan.core.errors import UserError  # noqa: E402 (after the path is set; imports no TensorFlow)
+
 PRESETS = {
     "sggan": {"paper": {}, "paper64": {"image_size": 64, "d_layers": 5}, "demo": "demo"},
     "vacgan": {"paper": "vacgan", "demo": "vacgan_demo"},
@@ -123,11 +125,13 @@ def measure(model, preset, variant, devices, iters, profile_dir=None):
     """One configuration, in this (fresh) process: a dict of results."""
     import tensorflow as tf
     from sggan.core import distribute, precision
+    from sggan.models import MODELS
     names = [f"CPU:{i}" for i in range(devices)] if not tf.config.list_physical_devices("GPU") else \
         [f"GPU:{i}" for i in range(devices)]
     policy, jit = VARIANTS[variant]
     cfg = dict(settings(model, preset), precision=policy, jit=jit, devices=names if devices > 1 else None,
                strategy="mirrored" if devices > 1 else "default")
+    MODELS[model].validate(cfg)  # the model's own refusals, as main.py applies them
     distribute.configure_devices(cfg)
     with precision.policy(policy), distribute.make_strategy(cfg).scope():
         task, batch = make_task(cfg)
@@ -208,7 +212,10 @@ def main():
     if args.one:
         preset, variant, devices = args.one.split(",")
         directory = os.path.join("/tmp", f"bench_profile_{os.getpid()}") if args.profile else None
-        print(json.dumps(measure(args.model, preset, variant, int(devices), args.iters, directory)))
+        try:
+            print(json.dumps(measure(args.model, preset, variant, int(devices), args.iters, directory)))
+        except UserError as refusal:
+            print(json.dumps({"refused": str(refusal)}))
         return
     print(f"machine: {hardware()}")
     print(f"float32 convolution throughput: {conv_throughput():.1f} GFLOP/s", flush=True)
@@ -223,6 +230,9 @@ def main():
                     print(f"{preset} {variant} {devices} device(s): failed: {done.stderr.strip().splitlines()[-1:]}")
                     continue
                 r = json.loads(done.stdout.strip().splitlines()[-1])
+                if "refused" in r:
+                    print(f"{args.model} {preset} {variant} {devices} device(s): refused: {r['refused']}", flush=True)
+                    continue
                 line = (f"{args.model} {preset:8s} {r['size']}x{r['size']} batch {r['batch']:3d} {variant:13s} "
                         f"{devices} device(s): {r['seconds']:8.3f} s/iteration, {r['images_per_s']:8.2f} images/s"
                         f"{'' if r['finite'] else ' (NON-FINITE LOSSES)'}")
