@@ -89,23 +89,6 @@ def graph_flops(function, *args):
     return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
 
 
-def useful_flops(task, batch):
-    """graph_flops of one iteration with TensorFlow's own kernel gradients: the matrix-product ones
-    (layers.MatmulGradientConv2D) also multiply the zeros of their padding grid, which must not
-    count as work done. The iteration is traced once more with them switched off."""
-    from sggan.core.layers import MatmulGradientConv2D
-    import tensorflow as tf
-    switched = [layer for network in task.networks.values() for layer in network._flatten_layers()
-                if isinstance(layer, MatmulGradientConv2D) and layer.matmul_gradient]
-    for layer in switched:
-        layer.matmul_gradient = False
-    try:
-        return graph_flops(tf.function(task.train_iteration.python_function, autograph=False), batch)
-    finally:
-        for layer in switched:
-            layer.matmul_gradient = True
-
-
 def sggan_task(cfg):
     """SG-GAN with the original's four single groups; (task, label columns)."""
     from sggan.core import celeba
@@ -166,7 +149,7 @@ def measure(model, preset, variant, devices, iters, profile_dir=None):
                   "images_per_s": cfg["batch_size"] / seconds, "finite": finite}
         if counted:  # the machine's speed drifts: its reference is measured just before and after
             result["peaks"] = peaks + [conv_throughput()]
-            result["gflop"] = useful_flops(task, batch) / 1e9
+            result["gflop"] = graph_flops(task.train_iteration, batch) / 1e9
         if profile_dir:
             result["profile"] = profile(task, batch, profile_dir)
     return result

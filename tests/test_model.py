@@ -5,8 +5,7 @@ import pytest
 import tensorflow as tf
 
 from sggan.core import celeba
-from sggan.core.layers import (MatmulGradientConv2D, SmallMapConv2D, SpectralNormConv2D, instance_norm,
-                               normalize_instances)
+from sggan.core.layers import SmallMapConv2D, SpectralNormConv2D, instance_norm, normalize_instances
 from sggan.models.sggan import losses, networks
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import lr_decay
@@ -182,40 +181,6 @@ def test_a_small_map_is_convolved_by_a_matrix_product_equal_to_the_convolution(s
     large.build(wide.shape)
     kinds = {op.type for op in tf.function(large.convolution_op).get_concrete_function(wide, weights).graph.get_operations()}
     assert "Conv2D" in kinds and "MatMul" not in kinds  # a larger map keeps the convolution
-
-
-@pytest.mark.parametrize("size,kernel,filters", [((9, 7), 3, 5), ((6, 6), 7, 3), ((5, 8), 5, 33)])
-def test_matmul_gradient_conv_equals_keras_conv_in_value_and_every_gradient(size, kernel, filters):
-    """MatmulGradientConv2D (stride 1, "same", odd kernel, ≥ 32 input channels) gives Keras' Conv2D
-    outputs and gradients for input, kernel and bias, second derivatives included, on non-square
-    maps where a tap on a row's edge must read padding, not the neighbouring row or image."""
-    images = tf.random.stateless_normal((3, *size, 40), (1, 2))
-    ours = MatmulGradientConv2D(filters, kernel, padding="same")
-    reference = keras.layers.Conv2D(filters, kernel, padding="same")
-    ours.build(images.shape)
-    reference.build(images.shape)
-    ours.bias.assign(tf.random.stateless_normal((filters,), (3, 4)))
-    reference.set_weights(ours.get_weights())
-    assert ours.matmul_gradient
-
-    def derivatives(layer):
-        with tf.GradientTape(persistent=True) as outer:
-            outer.watch(images)
-            with tf.GradientTape() as inner:
-                inner.watch(images)
-                out = layer(images)
-                weighting = tf.reshape(tf.cos(tf.range(tf.size(out), dtype=tf.float32)), tf.shape(out))
-                objective = tf.reduce_sum(out * weighting + out ** 2)
-            first = inner.gradient(objective, [images, layer.kernel, layer.bias])
-            second = tf.reduce_sum(first[1] ** 2)
-        return [out, *first, *outer.gradient(second, [images, layer.kernel])]
-
-    for got, want in zip(derivatives(ours), derivatives(reference)):
-        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4 * np.abs(want.numpy()).max())
-    for strides, channels in (((2, 2), 40), ((1, 1), 16)):  # stride 2, or few input channels: Keras' own
-        other = MatmulGradientConv2D(filters, kernel, strides, padding="same")
-        other.build((None, *size, channels))
-        assert not other.matmul_gradient
 
 
 PATCH_REAL = np.array([[[0.5, -1.0], [2.0, 0.0]], [[-0.3, 0.1], [0.4, 1.2]]], np.float32)

@@ -32,8 +32,8 @@ class PassThrough(keras.initializers.Initializer):
 
 
 def conv(filters, kernel, stride=1, padding="same", name=None, initializer=None):
-    return MatmulGradientConv2D(filters, kernel, stride, padding=padding,
-                                kernel_initializer=initializer or weights(), bias_initializer="zeros", name=name)
+    return keras.layers.Conv2D(filters, kernel, stride, padding=padding,
+                               kernel_initializer=initializer or weights(), bias_initializer="zeros", name=name)
 
 
 def deconv(filters, kernel, stride, name=None):
@@ -101,72 +101,6 @@ def normalize_instances(x, gamma, beta, epsilon):
         return x * scale + shift, backward
 
     return forward(x, gamma, beta)
-
-
-def stacked_taps_weight_gradient(inputs, grad, kernel_size):
-    """The kernel gradient of a stride-1 "same" convolution with an odd kernel, as one matrix
-    product: the input as a [pixels, in] matrix, transposed, times the output gradient's k·k shifted
-    copies side by side, [pixels, k·k·out].
-
-    Both maps are laid on a grid one padding band wider and taller than the map, flattened; each
-    image's band serves as the bottom/right padding of its own rows and the top/left padding of the
-    next, so every tap is one fixed row offset and its shifted copy one slice.
-    """
-    (height, width), (k_h, k_w) = inputs.shape[1:3], kernel_size
-    pad_h, pad_w = (k_h - 1) // 2, (k_w - 1) // 2
-    grid_width = width + pad_w
-    band = [[0, 0], [0, pad_h], [0, pad_w], [0, 0]]
-    flat_inputs = tf.reshape(tf.pad(inputs, band), (-1, inputs.shape[-1]))
-    flat_grad = tf.reshape(tf.pad(grad, band), (-1, grad.shape[-1]))
-    reach = pad_h * grid_width + pad_w  # the largest |row offset| of a tap
-    padded_grad = tf.pad(flat_grad, [[reach, reach], [0, 0]])
-    rows = tf.shape(flat_grad)[0]
-    shifted = [padded_grad[reach - offset:reach - offset + rows]
-               for offset in ((a - pad_h) * grid_width + (b - pad_w) for a in range(k_h) for b in range(k_w))]
-    product = tf.matmul(flat_inputs, tf.concat(shifted, 1), transpose_a=True)  # [in, k_h·k_w·out]
-    return tf.transpose(tf.reshape(product, (inputs.shape[-1], k_h, k_w, grad.shape[-1])), (1, 2, 0, 3))
-
-
-def conv_with_matmul_gradient(inputs, kernel, bias):
-    """tf.nn.conv2d (stride 1, "same") plus bias, whose kernel gradient is
-    stacked_taps_weight_gradient; the input and bias gradients are TensorFlow's own."""
-    @tf.custom_gradient
-    def forward(inputs, kernel, bias):
-        def backward(grad):
-            grad_inputs = tf.nn.conv2d_transpose(grad, kernel, tf.shape(inputs), 1, "SAME")
-            return (grad_inputs, stacked_taps_weight_gradient(inputs, grad, kernel.shape[:2]),
-                    tf.reduce_sum(grad, [0, 1, 2]))
-
-        return tf.nn.bias_add(tf.nn.conv2d(inputs, kernel, 1, "SAME"), bias), backward
-
-    return forward(inputs, kernel, bias)
-
-
-class MatmulGradientConv2D(keras.layers.Conv2D):
-    """keras.layers.Conv2D whose kernel gradient is computed by stacked_taps_weight_gradient on a
-    CPU, for stride-1 "same" convolutions with an odd kernel and at least 32 input channels (the
-    generator's residual blocks and output blocks); other convolutions, and every one on a machine
-    with a GPU, are Keras' own.
-
-    Written here because oneDNN's kernel gradient is the slowest large kind of op on the CPU
-    (TensorFlow profiler, paper preset): for 72 maps of 32x32, 3x3, 256 → 256 channels it ran at
-    56-62 GFLOP/s against 77-79 for the matrix product, and 35-38 against 76 for the output blocks'
-    3x3, 67 → 32 channels on 8 maps of 128x128 (2-core AVX2 CPU).
-    """
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self.matmul_gradient = (
-            tuple(self.strides) == (1, 1) and self.padding == "same" and self.data_format == "channels_last"
-            and self.groups == 1 and tuple(self.dilation_rate) == (1, 1) and self.use_bias
-            and self.activation is keras.activations.linear and all(k % 2 for k in self.kernel_size)
-            and input_shape[-1] is not None and input_shape[-1] >= 32
-            and not tf.config.list_logical_devices("GPU"))
-
-    def call(self, inputs):
-        if not self.matmul_gradient or None in inputs.shape[1:3]:
-            return super().call(inputs)
-        return conv_with_matmul_gradient(inputs, tf.convert_to_tensor(self.kernel), tf.convert_to_tensor(self.bias))
 
 
 def gathered_taps_conv(inputs, kernel, strides):
