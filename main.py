@@ -9,10 +9,10 @@ import json
 import os
 import sys
 
-from sggan.core import crash, startup
-from sggan.core.errors import UserError
-from sggan.core.lock import ExperimentLock
-from sggan.core.options import load_config_file, parse_config
+from sggan.app import crash, startup
+from sggan.errors import UserError
+from sggan.app.lock import ExperimentLock
+from sggan.app.options import load_config_file, parse_config
 from sggan.models import MODELS
 
 CONFIG_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
@@ -27,7 +27,7 @@ def main(argv, config_module=None):
     with crash.reported(cfg["exp_dir"]):
         # imported after parsing so that --help and bad flags answer at once
         tf = startup.import_tensorflow(verbose)
-        from sggan.core import distribute, precision
+        from sggan.training import distribute, precision
 
         distribute.configure_devices(cfg)  # before anything initialises TensorFlow's devices
         tf.keras.utils.set_random_seed(cfg["seed"])

@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow as tf  # noqa: E402
 
-from sggan.core import celeba, demo_faces, pipeline  # noqa: E402
+from sggan.data import celeba, demo_faces, pipeline  # noqa: E402
+from sggan.models.sggan.data import TRANSFORM
 
 
 def rate(dataset, images):
@@ -60,7 +61,7 @@ def main():
     paths = tf.data.Dataset.from_tensor_slices(listing.files).repeat()
     bare = paths.map(lambda name: decode_jpeg(source.read(name)),
                      num_parallel_calls=pipeline.AUTOTUNE).batch(args.batch_size).prefetch(pipeline.AUTOTUNE)
-    training = pipeline.training_dataset(source, listing, args.image_size, args.batch_size, seed=0)
+    training = pipeline.training_dataset(source, listing, args.image_size, args.batch_size, 0, TRANSFORM)
     rate(bare, len(rows))  # warm-up: page cache and tf.data threads
     rate(training, 4 * args.batch_size)  # warm-up: tracing and the shuffle buffer
     sequential = sequential_decode_rate(source, listing.files, min(args.images, len(rows)))

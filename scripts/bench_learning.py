@@ -21,7 +21,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from sggan.core.files import write_json  # noqa: E402
+from sggan.files import write_json  # noqa: E402
 
 OVERSAMPLE = {0.05: 10, 0.01: 50}  # as the paper's presets: about as many labelled entries as unlabelled
 

@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from sggan.core.errors import UserError  # noqa: E402 (after the path is set; imports no TensorFlow)
+from sggan.errors import UserError  # noqa: E402 (after the path is set; imports no TensorFlow)
 
 PRESETS = {
     "sggan": {"paper": {}, "paper64": {"image_size": 64, "d_layers": 5}, "demo": "demo"},
@@ -91,7 +91,7 @@ def graph_flops(function, *args):
 
 def sggan_task(cfg):
     """SG-GAN with the original's four single groups; (task, label columns)."""
-    from sggan.core import celeba
+    from sggan.data import celeba
     from sggan.models.sggan import networks
     from sggan.models.sggan.outputs import output_layout
     from sggan.models.sggan.steps import SGGANTask
@@ -124,7 +124,7 @@ def make_task(cfg):
 def measure(model, preset, variant, devices, iters, profile_dir=None):
     """One configuration, in this (fresh) process: a dict of results."""
     import tensorflow as tf
-    from sggan.core import distribute, precision
+    from sggan.training import distribute, precision
     from sggan.models import MODELS
     names = [f"CPU:{i}" for i in range(devices)] if not tf.config.list_physical_devices("GPU") else \
         [f"GPU:{i}" for i in range(devices)]

@@ -14,8 +14,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sggan.core import celeba, tfrecord  # noqa: E402
-from sggan.core.errors import UserError  # noqa: E402
+from sggan.data import celeba, tfrecord  # noqa: E402
+from sggan.errors import UserError  # noqa: E402
 
 
 def main():

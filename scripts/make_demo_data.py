@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sggan.core import demo_faces  # noqa: E402
+from sggan.data import demo_faces  # noqa: E402
 
 
 def main():

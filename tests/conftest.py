@@ -17,8 +17,8 @@ import pytest  # noqa: E402
 
 import config  # noqa: E402
 import main  # noqa: E402
-from sggan.core import demo_faces  # noqa: E402
-from sggan.core.options import parse_config  # noqa: E402
+from sggan.data import demo_faces  # noqa: E402
+from sggan.app.options import parse_config  # noqa: E402
 from sggan.models import MODELS  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -133,7 +133,7 @@ def rewind(exp_dir, step):
     """Delete an experiment's checkpoints after `step` and index the rest, as if it had stopped there
     (the checkpoint a run saves periodically and the one it saves when it stops are the same save)."""
     import tensorflow as tf
-    from sggan.core import checkpoints
+    from sggan.training import checkpoints
     folder = os.path.join(exp_dir, "checkpoints")
     for saved_step, path in checkpoints.saved(folder):
         if saved_step > step:

@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import config  # noqa: E402
-from sggan.core import celeba, checkpoints, distribute, precision  # noqa: E402
+from sggan.data import celeba  # noqa: E402
+from sggan.training import checkpoints, distribute, precision
 from sggan.models.sggan import networks  # noqa: E402
 from sggan.models.sggan.outputs import output_layout  # noqa: E402
 from sggan.models.sggan.steps import SGGANTask  # noqa: E402
@@ -112,7 +113,7 @@ def compare_iterations(model, labelled_rows, jit_under_mirrored=False):
 
 def short_runs(data_dir, exp_root):
     """Short training runs as main.py makes them (one resumed): the losses they logged."""
-    from sggan.core.options import parse_config
+    from sggan.app.options import parse_config
     from sggan.models import MODELS
     from tests.conftest import TINY as TINY_FLAGS
     results = {}

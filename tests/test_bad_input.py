@@ -8,9 +8,11 @@ import types
 import pytest
 
 import config
-from sggan.core import celeba, datasets, lock
-from sggan.core.errors import UserError
-from sggan.core.lock import ExperimentLock
+from sggan.data import celeba, datasets
+from sggan.app import lock
+from sggan.errors import UserError
+from sggan.app.lock import ExperimentLock
+from sggan.models.sggan import data as sggan_data
 from tests.conftest import ROOT, TINY, copy_data, make_cfg, only_error_line, run_main
 
 
@@ -44,11 +46,11 @@ def test_binary_partition_file(demo_dir, tmp_path):
     with open(os.path.join(data, "list_eval_partition.txt"), "wb") as f:
         f.write("000001.jpg 0\n00000ä.jpg 2\n".encode("latin-1"))
     with pytest.raises(UserError, match="list_eval_partition.txt line 2: not UTF-8 text"):
-        datasets.prepare(make_cfg("--data_dir", data, *TINY))
+        datasets.prepare(make_cfg("--data_dir", data, *TINY), sggan_data.labelling)
 
 
 def test_garbage_tfrecord_names_shard(demo_dir, tmp_path):
-    from sggan.core import tfrecord
+    from sggan.data import tfrecord
     table = celeba.read_attributes(demo_dir)
     out = str(tmp_path / "shards")
     tfrecord.write_shards(table, os.path.join(demo_dir, "img_align_celeba"), out, shard_size=100)

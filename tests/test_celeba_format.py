@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from sggan.core import celeba
-from sggan.core.demo_faces import CELEBA_ATTRIBUTES
-from sggan.core.errors import UserError
+from sggan.data import celeba
+from sggan.data.demo_faces import CELEBA_ATTRIBUTES
+from sggan.errors import UserError
 
 HEADER = " ".join(CELEBA_ATTRIBUTES) + " "
 ROW_1 = ("000001.jpg -1  1  1 -1 -1 -1 -1 -1 -1 -1 -1  1 -1 -1 -1 -1 -1 -1  1  1 -1  1 -1 -1  1 -1 -1  1 "

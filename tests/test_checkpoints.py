@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.core import celeba, checkpoints
-from sggan.core.errors import UserError
-from sggan.core.layers import deconv, instance_norm
+from sggan.data import celeba
+from sggan.training import checkpoints
+from sggan.errors import UserError
+from sggan.nn.layers import deconv, instance_norm
 from sggan.models.sggan import networks
 from sggan.models.sggan.networks import HEAD_BLOCKS, OutputHead, ResidualBlock
 from sggan.models.sggan.outputs import output_layout

@@ -10,7 +10,7 @@ import pytest
 
 import config
 import main
-from sggan.core.errors import UserError
+from sggan.errors import UserError
 from tests.conftest import TINY, copy_data, make_cfg, run_main
 
 

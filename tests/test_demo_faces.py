@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sggan.core import celeba, demo_faces
-from sggan.core.errors import UserError
+from sggan.data import celeba, demo_faces
+from sggan.errors import UserError
 
 
 def test_same_seed_same_files(tmp_path):

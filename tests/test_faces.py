@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from sggan.core import celeba, faces
+from sggan.data import celeba, faces
 from sggan.models.sggan import networks, photos
-from sggan.models.sggan.editor import Editor
+from sggan.models.sggan.editor import CELEBA_TEMPLATE, Editor
 from sggan.models.sggan.outputs import output_layout
 
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]
@@ -22,7 +22,7 @@ def rotation(angle, scale, shift):
 def photo_with_landmarks(size=64, shape=(300, 400)):
     """A grey photo with five coloured dots where a tilted, enlarged face has its landmarks."""
     face_to_photo = rotation(0.35, 2.6, (150, 60))
-    points = faces.apply(face_to_photo, faces.target_landmarks(size))
+    points = faces.apply(face_to_photo, faces.target_landmarks(CELEBA_TEMPLATE, size))
     image = Image.new("RGB", shape[::-1], (128, 128, 128))
     draw = ImageDraw.Draw(image)
     for (x, y), colour in zip(points, COLOURS):
@@ -38,16 +38,16 @@ def test_similarity_recovers_a_known_transform():
 
 
 def test_target_landmarks_are_celebas_in_the_model_square():
-    np.testing.assert_allclose(faces.target_landmarks(178), faces.CELEBA_LANDMARKS - [0, 20])
-    assert faces.target_landmarks(128)[0, 1] == pytest.approx((91 + 0.5) * 128 / 178 - 0.5)
+    np.testing.assert_allclose(faces.target_landmarks(CELEBA_TEMPLATE, 178), faces.CELEBA_LANDMARKS - [0, 20])
+    assert faces.target_landmarks(CELEBA_TEMPLATE, 128)[0, 1] == pytest.approx((91 + 0.5) * 128 / 178 - 0.5)
 
 
 def test_alignment_puts_the_landmarks_on_their_targets():
     photo, points = photo_with_landmarks(size=64)
-    crop, forward = faces.align(photo, points, 64)
+    crop, forward = faces.align(photo, points, 64, CELEBA_TEMPLATE)
     assert crop.shape == (64, 64, 3)
-    np.testing.assert_allclose(faces.apply(forward, points), faces.target_landmarks(64), atol=1e-6)
-    for target, colour in zip(faces.target_landmarks(64), COLOURS):
+    np.testing.assert_allclose(faces.apply(forward, points), faces.target_landmarks(CELEBA_TEMPLATE, 64), atol=1e-6)
+    for target, colour in zip(faces.target_landmarks(CELEBA_TEMPLATE, 64), COLOURS):
         close = np.all(np.abs(crop.astype(int) - colour) < 60, axis=-1)
         assert close.sum() > 0
         ys, xs = np.nonzero(close)
@@ -57,7 +57,7 @@ def test_alignment_puts_the_landmarks_on_their_targets():
 def test_paste_back_changes_only_the_masked_face():
     photo, points = photo_with_landmarks(size=32)
     photo = (photo.astype(int) + np.random.default_rng(1).integers(0, 60, photo.shape)).clip(0, 255).astype(np.uint8)
-    _, forward = faces.align(photo, points, 32)
+    _, forward = faces.align(photo, points, 32, CELEBA_TEMPLATE)
     edit = np.full((32, 32, 3), 255, np.uint8)
     result = faces.paste(photo, edit, forward)
     ys, xs = np.mgrid[:photo.shape[0], :photo.shape[1]]
@@ -84,7 +84,7 @@ def test_photo_flow_writes_full_size_edits_and_reports_photos_without_faces(tmp_
     outputs = output_layout(groups)
     cfg = dict(ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True, identity_init=True)
     generator, _ = networks.build(cfg, outputs)
-    editor = Editor.from_generator(generator, [o.title for o in outputs], 16)
+    editor = Editor.from_generator(generator, [o.title for o in outputs], 16, CELEBA_TEMPLATE)
     photo, points = photo_with_landmarks(size=16)
     blank = np.zeros((50, 60, 3), np.uint8)
     count = photos.edit_photos([("a/me.jpg", photo), ("b/wall.png", blank)], editor,

@@ -9,12 +9,15 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from sggan.core import datasets, pipeline
-from sggan.core.layers import SpectralNormConv2D
+from sggan.data import datasets, pipeline
+from sggan.nn.layers import SpectralNormConv2D
 from sggan.models.sggan import runs
 from sggan.models.vacgan import evaluation, networks
 from sggan.models.vacgan import runs as vacgan_runs
 from sggan.models.vacgan.steps import VACGANTask
+from sggan.models.sggan.data import TRANSFORM
+from sggan.models.sggan import data as sggan_data
+from sggan.models.vacgan import data as vacgan_data
 from tests.conftest import make_cfg
 
 
@@ -30,7 +33,7 @@ def test_training_image_of_a_jpeg_matches_pil_within_one_grey_level(demo_dir, si
     for name in ("000001.jpg", "000002.jpg", "000003.jpg"):
         raw = open(os.path.join(folder, name), "rb").read()
         reference = pil_reference(raw, size)
-        trained = (pipeline.load_image(tf.constant(raw), size).numpy() + 1.0) * 127.5
+        trained = (pipeline.load_image(tf.constant(raw), size, TRANSFORM).numpy() + 1.0) * 127.5
         photo = (runs._photo_to_model(np.asarray(Image.open(io.BytesIO(raw)).convert("RGB")), size).numpy() + 1) * 127.5
         for image in (trained, photo):
             assert np.abs(image - reference).max() <= 1.0 + 1e-3
@@ -41,13 +44,13 @@ def test_png_still_decodes_and_matches_the_jpeg_path():
     pixels = np.random.default_rng(0).integers(0, 256, (218, 178, 3), dtype=np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
-    square = pipeline.decode_square(tf.constant(buffer.getvalue())).numpy()
+    square = pipeline.decode_square(tf.constant(buffer.getvalue()), TRANSFORM.crop).numpy()
     assert np.array_equal(square, pixels[20:198])
 
 
 def test_sggan_adam_epsilon_is_the_originals_and_vacgan_keeps_keras_default(tiny_cfg):
     cfg = tiny_cfg()
-    task = runs._model(cfg, datasets.prepare(cfg))
+    task = runs._model(cfg, datasets.prepare(cfg, sggan_data.labelling))
     assert task.g_optimizer.epsilon == task.d_optimizer.epsilon == 1e-8
     vac = VACGANTask(dict(make_cfg("--model", "vacgan"), image_size=16, z_dim=8), 40)
     assert vac.g_optimizer.epsilon == vac.d_optimizer.epsilon == vac.c_optimizer.epsilon == 1e-7
@@ -81,7 +84,7 @@ def test_gradient_flows_through_the_power_iteration():
 def tiny_vacgan(demo_dir):
     cfg = make_cfg("--model", "vacgan", "--data_dir", demo_dir, "--split", "partition", "--image_size", "16",
                    "--batch_size", "8", "--z_dim", "8")
-    ds = datasets.prepare(cfg, datasets.all_attribute_lists)
+    ds = datasets.prepare(cfg, vacgan_data.labelling)
     stream = next(iter(vacgan_runs.make_dataset(cfg, ds)(0)))  # [batch, n_critic, ...]
     task = VACGANTask(cfg, len(ds.table.names))
     batch = {"image": stream["image"][:, 0], "classes": stream["classes"][:, 0], "noise": tf.random.normal((8, 8)),
@@ -146,7 +149,7 @@ def test_default_vacgan_fid_protocol_is_the_originals(demo_dir):
     defaults = make_cfg("--model", "vacgan")
     assert (defaults["fid_real"], defaults["fid_images"], defaults["split"]) == ("random", 10000, "all")
     cfg = make_cfg("--model", "vacgan", "--data_dir", demo_dir, "--split", "partition", "--fid_images", "40")
-    ds = datasets.prepare(cfg, datasets.all_attribute_lists, check_images=False)
+    ds = datasets.prepare(cfg, vacgan_data.labelling, check_images=False)
     listing, _ = vacgan_runs.fid_listing(cfg, ds)
     assert len(listing.files) == len(set(listing.files)) == 40
     assert not set(listing.rows) <= set(ds.test.rows)  # drawn from the whole set, not the test split
@@ -156,7 +159,7 @@ def test_default_vacgan_fid_protocol_is_the_originals(demo_dir):
     first, _ = vacgan_runs.fid_listing(dict(cfg, fid_real="test"), ds)
     assert first.files == ds.test.files[:16]
     everything = make_cfg("--model", "vacgan", "--data_dir", demo_dir)
-    whole = datasets.prepare(everything, datasets.all_attribute_lists, check_images=False)
+    whole = datasets.prepare(everything, vacgan_data.labelling, check_images=False)
     assert len(whole.train.files) == len(whole.test.files) == len(whole.table.files) == 160
 
 
@@ -181,12 +184,12 @@ def write_original_shards(table, image_dir, out_dir, count):
 
 def test_shards_of_the_original_converter_are_detected_and_read_as_the_folder(demo_dir, tmp_path):
     folder_cfg = make_cfg("--data_dir", demo_dir, "--split", "partition", "--image_size", "16", "--d_layers", "2")
-    folder = datasets.prepare(folder_cfg)
+    folder = datasets.prepare(folder_cfg, sggan_data.labelling)
     shards = tmp_path / "tfrecs"
     shards.mkdir()
     write_original_shards(folder.table, folder.image_dir, str(shards), count=12)  # tfrecord_10 sorts before _2
     os.link(os.path.join(demo_dir, "list_eval_partition.txt"), shards / "list_eval_partition.txt")
-    record = datasets.prepare(dict(folder_cfg, data_dir=str(shards)))  # auto-detected
+    record = datasets.prepare(dict(folder_cfg, data_dir=str(shards)), sggan_data.labelling)  # auto-detected
     assert record.image_dir is None
     assert record.table.names == folder.table.names and record.table.names[0] == "5_o_Clock_Shadow"
     assert record.table.files == folder.table.files  # synthetic names 000001.jpg … by position
@@ -194,7 +197,7 @@ def test_shards_of_the_original_converter_are_detected_and_read_as_the_folder(de
     assert record.train.files == folder.train.files and record.test.files == folder.test.files
     for name in folder.table.files:
         assert record.source.read(tf.constant(name)).numpy() == folder.source.read(tf.constant(name)).numpy()
-    a = next(iter(pipeline.training_dataset(folder.source, folder.train, 16, 8, seed=3)))
-    b = next(iter(pipeline.training_dataset(record.source, record.train, 16, 8, seed=3)))
+    a = next(iter(pipeline.training_dataset(folder.source, folder.train, 16, 8, 3, TRANSFORM)))
+    b = next(iter(pipeline.training_dataset(record.source, record.train, 16, 8, 3, TRANSFORM)))
     assert np.array_equal(a["image"].numpy(), b["image"].numpy())
     assert np.array_equal(a["classes"].numpy(), b["classes"].numpy())

@@ -20,9 +20,13 @@ import tensorflow as tf
 from PIL import Image
 
 import main
-from sggan.core import checkpoints, crash, datasets, feed, images, loop, monitor
-from sggan.core.errors import UserError
-from sggan.core.lock import ExperimentLock
+from sggan.training import checkpoints, feed, loop, monitor
+from sggan.app import crash
+from sggan.data import datasets
+from sggan import images
+from sggan.errors import UserError
+from sggan.app.lock import ExperimentLock
+from sggan.models.sggan import data as sggan_data
 from tests.conftest import BOUND_SECONDS, ROOT, SHARED_GROUPS, TINY, copy_data, make_cfg, only_error_line, run_main
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 4321\n"
@@ -52,10 +56,10 @@ def test_lfs_pointers_instead_of_images_end_with_an_error_not_a_hang(demo_dir, t
 def test_unreadable_test_images_are_an_error(demo_dir, tmp_path):
     data = copy_data(demo_dir, tmp_path)
     cfg = make_cfg("--data_dir", data, *TINY, "--mode", "test")
-    for name in datasets.prepare(cfg).test.files:
+    for name in datasets.prepare(cfg, sggan_data.labelling).test.files:
         open(os.path.join(data, "img_align_celeba", name), "wb").close()
     with pytest.raises(UserError, match="none of the 16 test images tried can be read.*an empty file"):
-        datasets.prepare(cfg)
+        datasets.prepare(cfg, sggan_data.labelling)
 
 
 class FakeTask:

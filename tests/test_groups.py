@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from sggan.core import celeba
-from sggan.core.demo_faces import CELEBA_ATTRIBUTES
-from sggan.core.errors import UserError
+from sggan.data import celeba
+from sggan.data.demo_faces import CELEBA_ATTRIBUTES
+from sggan.errors import UserError
 from sggan.models.sggan import losses, networks, runs
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask

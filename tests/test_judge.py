@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.core import datasets, pipeline, precision
+from sggan.data import datasets, pipeline
+from sggan.training import precision
 from sggan.models.sggan import classifier, evaluation, judge, runs
 from sggan.models.sggan.outputs import Output
+from sggan.models.sggan.data import TRANSFORM
+from sggan.models.sggan import data as sggan_data
 from tests.conftest import TINY, make_cfg
 
 GROUPS = 4
@@ -126,12 +129,12 @@ def test_classifier_accuracy_matches_a_count_by_hand(experiment):
     cfg = experiment()
     report = json.load(open(os.path.join(cfg["exp_dir"], "classifier.json")))
     assert report["test_images"] == 16 and report["image_size"] == 16 and report["steps"] == 30
-    ds = datasets.prepare(cfg)
+    ds = datasets.prepare(cfg, sggan_data.labelling)
     model = classifier.load(cfg["exp_dir"], len(ds.groups))
     hits, counts = np.zeros(len(ds.groups)), np.zeros(len(ds.groups))
     for i, name in enumerate(ds.test.files):
         raw = tf.io.read_file(os.path.join(ds.image_dir, name))
-        predicted = model.predict_classes(pipeline.load_image(raw, 16)[None])[0]
+        predicted = model.predict_classes(pipeline.load_image(raw, 16, TRANSFORM)[None])[0]
         for a in range(len(ds.groups)):
             if ds.test.masks[i, a]:
                 counts[a] += 1
@@ -144,7 +147,7 @@ def test_the_classifier_trains_and_judges_in_float32_whatever_the_precision(expe
     """Under a mixed-precision run the judge is still built, trained and loaded in float32: the same
     weights give the same logits as under float32 (it once crashed on bfloat16 logits in training)."""
     cfg = experiment()
-    n_groups = len(datasets.prepare(cfg).groups)
+    n_groups = len(datasets.prepare(cfg, sggan_data.labelling).groups)
     reference = classifier.load(cfg["exp_dir"], n_groups)
     images = tf.random.stateless_uniform((6, 16, 16, 3), (1, 2), -1, 1)
     with precision.policy("mixed_bfloat16"):
@@ -201,7 +204,7 @@ def test_identity_init_starts_as_an_exact_copy_without_speckle(upsampling):
     """With identity_init every output starts as tanh(input): no random-feature noise (the speckle)."""
     from sggan.models.sggan import networks
     from sggan.models.sggan.outputs import output_layout
-    from sggan.core.celeba import Group
+    from sggan.data.celeba import Group
     keras.utils.set_random_seed(0)
     cfg = dict(ngf=8, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True, identity_init=True,
                upsampling=upsampling)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.core import celeba
-from sggan.core.layers import SmallMapConv2D, SpectralNormConv2D, instance_norm, normalize_instances
+from sggan.data import celeba
+from sggan.nn.layers import SmallMapConv2D, SpectralNormConv2D, instance_norm, normalize_instances
 from sggan.models.sggan import losses, networks
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import lr_decay

@@ -4,8 +4,8 @@ import types
 import pytest
 
 import config
-from sggan.core.errors import UserError
-from sggan.core.options import OPTIONS
+from sggan.errors import UserError
+from sggan.app.options import OPTIONS
 from tests.conftest import make_cfg
 
 SWITCHES = [name for name, option in OPTIONS.items() if option.flag]

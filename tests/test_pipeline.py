@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from sggan.core import celeba, pipeline
+from sggan.data import celeba, pipeline
+from sggan.models.sggan.data import TRANSFORM
 
 
 def marked_celeba_png():
@@ -19,7 +20,7 @@ def marked_celeba_png():
 
 
 def test_crop_box_is_rows_20_to_197_and_columns_0_to_177():
-    square = pipeline.decode_square(tf.constant(marked_celeba_png())).numpy()
+    square = pipeline.decode_square(tf.constant(marked_celeba_png()), TRANSFORM.crop).numpy()
     assert square.shape == (178, 178, 3)
     assert square[0, 0, 0] == 20 and square[-1, 0, 0] == 197      # rows 20..197
     assert square[0, 0, 1] == 0 and square[0, -1, 1] == 177        # columns 0..177
@@ -30,7 +31,7 @@ def test_jpeg_crop_matches_the_decoded_crop():
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=95)
     raw = tf.constant(buffer.getvalue())
-    fused = pipeline.decode_square(raw).numpy()
+    fused = pipeline.decode_square(raw, TRANSFORM.crop).numpy()
     full = tf.io.decode_jpeg(raw, channels=3, dct_method="INTEGER_ACCURATE").numpy()[20:198, 0:178]
     assert fused.shape == (178, 178, 3) and np.array_equal(fused, full)
     assert np.array_equal(full, np.asarray(Image.open(io.BytesIO(buffer.getvalue())))[20:198, 0:178])  # as PIL
@@ -41,7 +42,7 @@ def test_other_sizes_get_a_centred_square():
     pixels[:, 30:130] = 255  # the centred 100 x 100 square is white
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
-    square = pipeline.decode_square(tf.constant(buffer.getvalue())).numpy()
+    square = pipeline.decode_square(tf.constant(buffer.getvalue()), TRANSFORM.crop).numpy()
     assert square.shape == (100, 100, 3) and square.min() == 255
 
 
@@ -61,19 +62,19 @@ def _asymmetric_folder(tmp_path, count=8):
 
 def test_training_flips_about_half_and_test_never(tmp_path):
     source, listing = _asymmetric_folder(tmp_path)
-    stream = iter(pipeline.training_dataset(source, listing, 32, 8, seed=5))
+    stream = iter(pipeline.training_dataset(source, listing, 32, 8, 5, TRANSFORM))
     flipped = []
     for _ in range(8):
         batch = next(stream)["image"].numpy()
         flipped += list(batch[:, :, :8].mean(axis=(1, 2, 3)) < batch[:, :, -8:].mean(axis=(1, 2, 3)))
     assert 0.3 < np.mean(flipped) < 0.7
-    test = next(iter(pipeline.test_dataset(source, listing, 32, 8)))["image"].numpy()
+    test = next(iter(pipeline.test_dataset(source, listing, 32, 8, TRANSFORM)))["image"].numpy()
     assert (test[:, :, :8].mean(axis=(1, 2, 3)) > test[:, :, -8:].mean(axis=(1, 2, 3))).all()
 
 
 def test_values_in_model_range_and_size(tmp_path):
     source, listing = _asymmetric_folder(tmp_path)
-    batch = next(iter(pipeline.training_dataset(source, listing, 24, 4, seed=1)))
+    batch = next(iter(pipeline.training_dataset(source, listing, 24, 4, 1, TRANSFORM)))
     image = batch["image"].numpy()
     assert image.shape == (4, 24, 24, 3) and image.dtype == np.float32
     assert image.min() >= -1.0 and image.max() <= 1.0
@@ -97,7 +98,7 @@ def _numbered_folder(tmp_path, count=8):
 def _elements(source, listing, seed, start_index=0, batches=4, batch_size=4):
     """The stream's elements in order as (stream index, file number, flipped, class)."""
     elements = []
-    for batch, _ in zip(pipeline.training_dataset(source, listing, 8, batch_size, seed, start_index), range(batches)):
+    for batch, _ in zip(pipeline.training_dataset(source, listing, 8, batch_size, seed, TRANSFORM, start_index), range(batches)):
         image = batch["image"].numpy()
         grey = (image.min(axis=(1, 2, 3)) + 1) * 127.5
         flipped = image[:, :, 0].mean(axis=(1, 2)) < image[:, :, -1].mean(axis=(1, 2))
@@ -132,7 +133,7 @@ def test_unreadable_image_is_dropped_not_fatal(tmp_path):
     source, listing = _asymmetric_folder(tmp_path, count=4)
     (tmp_path / listing.files[1]).write_bytes(b"not an image")
     indices = []
-    for batch, _ in zip(pipeline.training_dataset(source, listing, 8, 1, seed=0), range(6)):
+    for batch, _ in zip(pipeline.training_dataset(source, listing, 8, 1, 0, TRANSFORM), range(6)):
         indices += batch["index"].numpy().tolist()
     assert len(indices) == 6 and len(set(indices)) == 6
     assert max(indices) >= 6  # some stream positions were skipped: the corrupt file

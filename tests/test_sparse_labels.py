@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from sggan.core import celeba
-from sggan.core.demo_faces import CELEBA_ATTRIBUTES
-from sggan.core.errors import UserError
+from sggan.data import celeba
+from sggan.data.demo_faces import CELEBA_ATTRIBUTES
+from sggan.errors import UserError
 
 N = 202599
 COL = {n: i for i, n in enumerate(CELEBA_ATTRIBUTES)}

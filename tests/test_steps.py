@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.core import celeba
+from sggan.data import celeba
 from sggan.models.sggan import losses, networks
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask

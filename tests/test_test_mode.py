@@ -10,9 +10,11 @@ from PIL import Image
 
 import config
 import main
-from sggan.core import datasets, images
-from sggan.core.errors import UserError
+from sggan.data import datasets
+from sggan import images
+from sggan.errors import UserError
 from sggan.models.sggan import runs
+from sggan.models.sggan import data as sggan_data
 from tests.conftest import ROOT
 
 
@@ -41,7 +43,7 @@ def test_grids_and_metrics_for_the_test_split(trained):
 def test_first_column_is_the_input(trained):
     cfg = trained.cfg("--mode", "test", "--num_test", "4")
     runs.test(cfg)
-    ds = datasets.prepare(cfg)
+    ds = datasets.prepare(cfg, sggan_data.labelling)
     first = images.load_photo(os.path.join(ds.image_dir, ds.test.files[0]))
     expected = images.to_uint8(runs._photo_to_model(first, 16).numpy())
     grid = np.asarray(Image.open(os.path.join(cfg["exp_dir"], "test", "grid_0000.png")))

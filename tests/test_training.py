@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.core import checkpoints, datasets, loop
-from sggan.core.errors import UserError
+from sggan.training import checkpoints, loop
+from sggan.data import datasets
+from sggan.errors import UserError
 from sggan.models.sggan import runs
 from sggan.models.sggan.steps import SGGANTask
+from sggan.models.sggan import data as sggan_data
 from tests.conftest import QUIET, run
 
 
@@ -92,7 +94,7 @@ def test_unreadable_latest_checkpoint_falls_back(trained, tmp_path, capsys):
     with open(os.path.join(exp.exp_dir, "checkpoints", "ckpt-4.data-00000-of-00001"), "wb") as f:
         f.write(b"garbage")
     cfg = exp.cfg()
-    task = runs._model(cfg, datasets.prepare(cfg))
+    task = runs._model(cfg, datasets.prepare(cfg, sggan_data.labelling))
     saved = loop.open_checkpoints(cfg, task)
     assert saved.restore_latest().endswith("ckpt-2")
     assert int(saved.step.numpy()) == 2

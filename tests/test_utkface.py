@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from sggan.core import datasets, utkface
-from sggan.core.errors import UserError
+from sggan.data import datasets, utkface
+from sggan.errors import UserError
 from sggan.models.sggan import runs
+from sggan.models.sggan import data as sggan_data
 from tests.conftest import TINY, make_cfg
 
 BAD = ["39_1_20170116174525125.jpg.chip.jpg", "7_3_9_20170109.png", "25_1_7_20170104.jpg", "notes.txt"]
@@ -68,7 +69,7 @@ def utk_cfg(utk_dir, exp, *extra):
 def test_preset_labels_and_dry_run_counts(utk_dir, tmp_path):
     cfg = utk_cfg(utk_dir, tmp_path / "exp")
     assert cfg["presets"] == ["utkface_age"] and cfg["attributes"][0] == "age=0-19,20-39,40-59,60-"
-    ds = datasets.prepare(cfg)
+    ds = datasets.prepare(cfg, sggan_data.labelling)
     assert [g.class_names for g in ds.groups] == [("age 0-19", "age 20-39", "age 40-59", "age 60-"),
                                                   ("male", "female")]
     ages = ds.table.values[ds.train.rows, 0]

@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.core import checkpoints, datasets, fid, pipeline, precision, tfrecord
+from sggan.training import checkpoints, precision
+from sggan.data import datasets, pipeline, tfrecord
+from sggan.metrics import fid
 from sggan.models import vacgan
 from sggan.models.sggan.networks import trainable_count
 from sggan.models.vacgan import evaluation, losses, networks
-from sggan.core.errors import UserError
+from sggan.errors import UserError
+from sggan.models.sggan.data import TRANSFORM
+from sggan.models.sggan import data as sggan_data
 from tests.conftest import make_cfg, rewind, run
 
 TINY_VAC = ["--model", "vacgan", "--image_size", "16", "--batch_size", "8", "--split", "partition",
@@ -161,18 +165,18 @@ def test_inception_is_built_in_float32_under_mixed_precision(tmp_path, monkeypat
 def test_tfrecord_round_trip_matches_the_folder(demo_dir, tmp_path):
     shards = tmp_path / "shards"
     folder_cfg = make_cfg("--data_dir", demo_dir, "--split", "partition", "--image_size", "16", "--d_layers", "2")
-    folder = datasets.prepare(folder_cfg)
+    folder = datasets.prepare(folder_cfg, sggan_data.labelling)
     tfrecord.write_shards(folder.table, folder.image_dir, str(shards), shard_size=50)
     assert len(list(shards.glob("celeba-*-of-00004.tfrecord"))) == 4
     os.link(os.path.join(demo_dir, "list_eval_partition.txt"), shards / "list_eval_partition.txt")
-    record = datasets.prepare(dict(folder_cfg, data_dir=str(shards)))  # auto-detected
+    record = datasets.prepare(dict(folder_cfg, data_dir=str(shards)), sggan_data.labelling)  # auto-detected
     assert record.image_dir is None
     assert record.table.files == folder.table.files and record.table.names == folder.table.names
     assert np.array_equal(record.table.values, folder.table.values)
     assert record.train.files == folder.train.files and np.array_equal(record.train.masks, folder.train.masks)
     for name in folder.train.files[:5]:
         assert record.source.read(tf.constant(name)).numpy() == folder.source.read(tf.constant(name)).numpy()
-    a = next(iter(pipeline.training_dataset(folder.source, folder.train, 16, 8, seed=3)))
-    b = next(iter(pipeline.training_dataset(record.source, record.train, 16, 8, seed=3)))
+    a = next(iter(pipeline.training_dataset(folder.source, folder.train, 16, 8, 3, TRANSFORM)))
+    b = next(iter(pipeline.training_dataset(record.source, record.train, 16, 8, 3, TRANSFORM)))
     assert np.array_equal(a["image"].numpy(), b["image"].numpy())
     assert np.array_equal(a["classes"].numpy(), b["classes"].numpy())

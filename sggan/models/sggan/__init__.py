@@ -14,7 +14,7 @@ runs.py      dry run, training, test, classifier, FID and export runs wired from
 This file is the model's interface to main.py (see sggan.models); the TensorFlow parts are
 imported only when a run starts, so that --help and bad flags answer at once.
 """
-from sggan.core.errors import UserError
+from sggan.errors import UserError
 
 PRESET, DEMO_PRESET = None, "demo"
 EXPERIMENT_SUFFIX = ""

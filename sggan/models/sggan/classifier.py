@@ -14,9 +14,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sggan.core import celeba, pipeline, precision
+from sggan.data import celeba, pipeline
+from sggan.training import precision
 from sggan.models.sggan import losses
-from sggan.core.errors import UserError
+from sggan.models.sggan.data import TRANSFORM
+from sggan.errors import UserError
 
 WIDTHS = (16, 32, 64)
 SUBDIR = "classifier"
@@ -111,7 +113,7 @@ def train(ds, image_size, steps, batch_size=64, learn_rate=1e-3, seed=0, log=pri
     listing = fully_labelled(ds)
     model = build(len(ds.groups), image_size)
     trainer = ClassifierTrainer(model, learn_rate, seed, max_shift=max(1, image_size // 16))
-    stream = iter(pipeline.training_dataset(ds.source, listing, image_size, batch_size, seed))
+    stream = iter(pipeline.training_dataset(ds.source, listing, image_size, batch_size, seed, TRANSFORM))
     for step in range(steps):
         batch = next(stream)
         loss = trainer.step(batch["image"], batch["classes"], batch["masks"])
@@ -123,7 +125,7 @@ def train(ds, image_size, steps, batch_size=64, learn_rate=1e-3, seed=0, log=pri
 def predictions(model, ds, listing, image_size, batch_size=100):
     """Predicted classes [N, groups] for the readable images of `listing` and their positions."""
     predicted, positions = [], []
-    for batch in pipeline.test_dataset(ds.source, listing, image_size, batch_size):
+    for batch in pipeline.test_dataset(ds.source, listing, image_size, batch_size, TRANSFORM):
         predicted.append(model.predict_classes(batch["image"]))
         positions.append(batch["position"].numpy())
     if not predicted:

@@ -12,9 +12,12 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from sggan.core.files import write_json
+from sggan.data.faces import celeba_template
+from sggan.files import write_json
+from sggan.models.sggan.data import TRANSFORM
 
 EXPORT_DIR, SAVED_MODEL, METADATA = "export", "editor", "editor.json"
+CELEBA_TEMPLATE = celeba_template(TRANSFORM.crop)
 
 
 def output_keys(titles):
@@ -51,15 +54,17 @@ class EditorModule(tf.Module):
                 for k, e in zip(self.keys, edits)}
 
 
-def save(generator, titles, image_size, exp_dir):
-    """Write <exp_dir>/export/editor (SavedModel) and editor.json (titles, keys, size); return the path."""
+def save(generator, titles, image_size, template, exp_dir):
+    """Write <exp_dir>/export/editor (SavedModel) and editor.json (titles, keys, size, the landmark
+    template photos are aligned to); return the path."""
     keys = output_keys(titles)
     module = EditorModule(generator, keys, image_size)
     path = os.path.join(exp_dir, EXPORT_DIR, SAVED_MODEL)
     tf.saved_model.save(module, path, signatures={"serving_default": module.edit_uint8,
                                                   "edit_float": module.edit_float})
     write_json(os.path.join(exp_dir, EXPORT_DIR, METADATA),
-               {"titles": list(titles), "keys": keys, "image_size": image_size})
+               {"titles": list(titles), "keys": keys, "image_size": image_size,
+                "landmark_template": np.asarray(template).tolist()})
     return path
 
 
@@ -68,16 +73,17 @@ class Editor:
 
     uint8 input ([H, W, 3] or [B, H, W, 3], any size) gives uint8 edits of the model's size;
     float input in [-1, 1] gives float edits in [-1, 1]. Faces should be aligned like the training
-    data (test mode's --align does that for whole photos).
+    data (test mode's --align does that for whole photos, to `template`: see sggan.data.faces).
     """
 
-    def __init__(self, module, titles, keys, image_size):
+    def __init__(self, module, titles, keys, image_size, template):
         self.module, self.titles, self.keys, self.image_size = module, list(titles), list(keys), image_size
+        self.template = np.asarray(template, np.float64)
 
     @classmethod
-    def from_generator(cls, generator, titles, image_size):
+    def from_generator(cls, generator, titles, image_size, template):
         keys = output_keys(titles)
-        return cls(EditorModule(generator, keys, image_size), titles, keys, image_size)
+        return cls(EditorModule(generator, keys, image_size), titles, keys, image_size, template)
 
     @classmethod
     def load(cls, exp_dir):
@@ -86,7 +92,8 @@ class Editor:
         with open(os.path.join(folder, METADATA)) as f:
             meta = json.load(f)
         module = tf.saved_model.load(os.path.join(folder, SAVED_MODEL))
-        return cls(module, meta["titles"], meta["keys"], meta["image_size"])
+        template = meta.get("landmark_template", CELEBA_TEMPLATE)  # exports older than the field: CelebA's
+        return cls(module, meta["titles"], meta["keys"], meta["image_size"], template)
 
     def edit(self, images):
         images = np.asarray(images)

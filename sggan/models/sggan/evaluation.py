@@ -5,8 +5,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from sggan.core import celeba, images, pipeline
-from sggan.core.loop import Report
+from sggan.data import celeba, pipeline
+from sggan import images
+from sggan.training.loop import Report
+from sggan.models.sggan.data import TRANSFORM
 from sggan.models.sggan.outputs import group_outputs
 from sggan.models.sggan import judge
 
@@ -49,7 +51,7 @@ class Evaluator:
 
     def test_batches(self, listing, batch_size=None):
         return pipeline.test_dataset(self.dataset.source, listing, self.cfg["image_size"],
-                                 batch_size or self.cfg["batch_size"])
+                                 batch_size or self.cfg["batch_size"], TRANSFORM)
 
     def fixed_batch(self):
         """The first test batch (as the original's sample grids)."""

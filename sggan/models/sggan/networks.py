@@ -7,7 +7,7 @@ stable paths (`generator/head3/out1/kernel`) by which checkpoints store and rest
 import keras
 import tensorflow as tf
 
-from sggan.core.layers import PassThrough, conv, instance_norm, spectral_conv, upsample
+from sggan.nn.layers import PassThrough, conv, instance_norm, spectral_conv, upsample
 
 # Output blocks per group position, cycled, as the original: gender and lipstick end in one 7x7
 # convolution; smile and hair in 3x3 → 32 channels → 3x3.

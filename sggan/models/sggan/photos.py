@@ -4,7 +4,8 @@ import os
 
 import numpy as np
 
-from sggan.core import faces, images
+from sggan.data import faces
+from sggan import images
 
 
 def edit_photos(loaded, editor, detector, out_dir, batch_size):
@@ -18,7 +19,7 @@ def edit_photos(loaded, editor, detector, out_dir, batch_size):
         if not found:
             print(f"{path}: no face found; skipped", flush=True)
             continue
-        aligned = [faces.align(photo, points, editor.image_size) for points in found]
+        aligned = [faces.align(photo, points, editor.image_size, editor.template) for points in found]
         crops = np.stack([crop for crop, _ in aligned])
         edits = _edit_in_batches(editor, crops, batch_size)
         for key, title in zip(editor.keys, editor.titles):

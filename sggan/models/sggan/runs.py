@@ -6,12 +6,16 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from sggan.core import datasets, faces, fid, images, loop, pipeline
-from sggan.core.errors import UserError, warn
-from sggan.core.files import write_json
-from sggan.core.options import describe
+from sggan.data import datasets, faces, pipeline
+from sggan.metrics import fid
+from sggan import images
+from sggan.training import loop
+from sggan.errors import UserError, warn
+from sggan.files import write_json
+from sggan.app.options import describe
 from sggan.models.sggan import classifier as attribute_classifier
 from sggan.models.sggan import editor, evaluation, networks, photos
+from sggan.models.sggan.data import TRANSFORM, labelling
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
 
@@ -22,7 +26,7 @@ LATER_FIELDS = {"upsampling": "deconv"}  # model fields added after the first re
 
 def dry_run(cfg):
     """Check data and config; the counts (and model sizes) as one JSON-ready dict."""
-    ds = datasets.prepare(cfg)
+    ds = datasets.prepare(cfg, labelling)
     task = _model(cfg, ds)
     return {**ds.summary(), "generator_params": networks.trainable_count(task.generator),
             "discriminator_params": networks.trainable_count(task.discriminator)}
@@ -37,7 +41,7 @@ def _model(cfg, ds):
 
 
 def train(cfg):
-    ds = datasets.prepare(cfg)
+    ds = datasets.prepare(cfg, labelling)
     print(describe(cfg), flush=True)
     task = _model(cfg, ds)
     print(f"training SG-GAN: {len(ds.train.files)} training entries, {len(ds.test.files)} test images, "
@@ -52,7 +56,7 @@ def train(cfg):
 
     def make_dataset(start_index):
         return pipeline.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"],
-                                         cfg["seed"], start_index, steps=cfg["n_critic"])
+                                         cfg["seed"], TRANSFORM, start_index, steps=cfg["n_critic"])
 
     hooks = [loop.Hook("samples", cfg["sample_every"], evaluator.sample_hook(evaluator.fixed_batch())),
              loop.Hook("accuracy", cfg["eval_every"], evaluator.accuracy_hook)]
@@ -89,7 +93,7 @@ def _trained_config(cfg):
 def _restored(cfg, check_images=True):
     """The trained experiment's dataset, networks and checkpoint (by --test_step, else the latest)."""
     cfg = _trained_config(cfg)
-    ds = datasets.prepare(cfg, check_images=check_images)
+    ds = datasets.prepare(cfg, labelling, check_images=check_images)
     task = _model(cfg, ds)
     checkpoints = loop.open_checkpoints(cfg, task)
     restored = checkpoints.restore_for_use(cfg["test_step"])
@@ -102,7 +106,7 @@ def frechet(cfg):
     cfg, ds, task, restored, step = _restored(cfg)
     n = min(cfg["fid_images"], len(ds.test.files))
     pairs = ((batch["image"], tf.concat(task.generator(batch["image"]), 0))
-             for batch in pipeline.test_dataset(ds.source, ds.test.first(n), cfg["image_size"], 50))
+             for batch in pipeline.test_dataset(ds.source, ds.test.first(n), cfg["image_size"], 50, TRANSFORM))
     value = fid.distance(extractor, pairs)
     write_json(os.path.join(cfg["exp_dir"], "test", "fid.json"),
                {"fid_edits": value, "images": n, "checkpoint": restored, "step": step})
@@ -140,7 +144,7 @@ def test(cfg):
 def train_classifier(cfg):
     """--mode classifier: train the attribute classifier on the real training images, save it in
     the experiment folder and write its accuracy per group on the real test images."""
-    ds = datasets.prepare(cfg)
+    ds = datasets.prepare(cfg, labelling)
     many = [g.spec for g in ds.groups if g.n_classes != 2]
     if many:
         raise UserError(f"the attribute classifier judges two-class groups only; {', '.join(many)} "
@@ -168,7 +172,8 @@ def _classifier_accuracy(model, ds, listing):
 def _whole_photos(cfg, task, out_dir):
     """--input with --align: faces found, aligned, edited by the Editor and pasted back."""
     detector = faces.Detector()
-    edit = editor.Editor.from_generator(task.generator, [o.title for o in task.outputs], cfg["image_size"])
+    edit = editor.Editor.from_generator(task.generator, [o.title for o in task.outputs], cfg["image_size"],
+                                       editor.CELEBA_TEMPLATE)
     count = photos.edit_photos(_load_photos(cfg), edit, detector, out_dir, cfg["batch_size"])
     print(f"edited {count} face(s); full-size photos and face grids in {out_dir}")
     return 0
@@ -211,14 +216,15 @@ def _photo_batches(cfg, n_groups):
 
 def _photo_to_model(pixels, image_size):
     h, w = pixels.shape[:2]
-    top, left, side, _ = pipeline.crop_window(tf.constant(h), tf.constant(w)).numpy()
-    return pipeline.to_model_range(pixels[top:top + side, left:left + side], image_size)
+    top, left, side, _ = pipeline.crop_window(tf.constant(h), tf.constant(w), TRANSFORM.crop).numpy()
+    return pipeline.to_model_range(pixels[top:top + side, left:left + side], image_size, TRANSFORM)
 
 
 def export(cfg):
     """Write the trained generator as a SavedModel (see editor.py) into <exp_dir>/export/."""
     cfg, _, task, restored, step = _restored(cfg, check_images=False)
-    path = editor.save(task.generator, [o.title for o in task.outputs], cfg["image_size"], cfg["exp_dir"])
+    path = editor.save(task.generator, [o.title for o in task.outputs], cfg["image_size"], editor.CELEBA_TEMPLATE,
+                       cfg["exp_dir"])
     keys = ", ".join(editor.output_keys([o.title for o in task.outputs]))
     print(f"exported {restored} (iteration {step}) to {path}: signatures serving_default (uint8) and "
           f"edit_float ([-1, 1]), outputs {keys}")

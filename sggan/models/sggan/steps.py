@@ -11,7 +11,7 @@ import math
 import keras
 import tensorflow as tf
 
-from sggan.core import distribute, precision
+from sggan.training import distribute, precision
 from sggan.models.sggan import losses
 
 
@@ -62,6 +62,7 @@ class SGGANTask:
         self.networks = dict(generator=generator, discriminator=discriminator)
         self.optimizers = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer)
         self.state = dict(rng=self.rng)
+        self.progress_keys = ("d_loss", "g_loss")  # what the progress bar shows
 
     def set_learning_rate(self, step):
         rate = self.cfg["learn_rate"] * lr_decay(step, self.cfg["max_iters"], self.cfg["decay_start"])

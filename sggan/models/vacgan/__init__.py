@@ -9,7 +9,7 @@ runs.py       dry run, training, sampling and FID runs wired from a config
 
 This file is the model's interface to main.py (see sggan.models).
 """
-from sggan.core.errors import UserError
+from sggan.errors import UserError
 
 PRESET, DEMO_PRESET = "vacgan", "vacgan_demo"
 EXPERIMENT_SUFFIX = "_vacgan"

@@ -2,8 +2,8 @@
 import numpy as np
 import tensorflow as tf
 
-from sggan.core import images
-from sggan.core.errors import UserError
+from sggan import images
+from sggan.errors import UserError
 
 
 def agreement(task, attributes, seed=0, batch=100):

@@ -5,7 +5,7 @@ Every layer has an explicit name, so checkpoints store and restore weights by pa
 import keras
 import tensorflow as tf
 
-from sggan.core.layers import spectral_conv
+from sggan.nn.layers import spectral_conv
 
 
 def sn_conv(filters, kernel, stride, name):

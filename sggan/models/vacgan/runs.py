@@ -4,11 +4,15 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from sggan.core import celeba, datasets, fid, images, loop, pipeline
-from sggan.core.files import write_json
-from sggan.core.options import describe
+from sggan.data import celeba, datasets, pipeline
+from sggan.metrics import fid
+from sggan import images
+from sggan.training import loop
+from sggan.files import write_json
+from sggan.app.options import describe
 from sggan.models.sggan.networks import trainable_count
 from sggan.models.vacgan import evaluation
+from sggan.models.vacgan.data import TRANSFORM, labelling
 from sggan.models.vacgan.steps import VACGANTask
 
 # Attributes shown beside sample rows taken from the data.
@@ -17,7 +21,7 @@ SHOWN = ("Male", "Smiling", "Black_Hair", "Blond_Hair", "Wearing_Lipstick")
 
 def _prepared(cfg, check_images=True):
     """The data (every attribute of every image) and the task, made in the strategy's scope."""
-    ds = datasets.prepare(cfg, datasets.all_attribute_lists, check_images=check_images)
+    ds = datasets.prepare(cfg, labelling, check_images=check_images)
     with tf.distribute.get_strategy().scope():
         return ds, VACGANTask(cfg, len(ds.table.names))
 
@@ -36,7 +40,7 @@ def make_dataset(cfg, ds):
     """The training stream: VAC+GAN's crop, no flips."""
     def build(start_index):
         return pipeline.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"], cfg["seed"],
-                                         start_index, flip=False, transform=pipeline.VACGAN, steps=cfg["n_critic"])
+                                         TRANSFORM, start_index, flip=False, steps=cfg["n_critic"])
     return build
 
 
@@ -105,7 +109,7 @@ def frechet(cfg):
     n = len(listing.files)
     rng = tf.random.Generator.from_seed(cfg["seed"])
     pairs = ((b["image"], task.generate(rng.normal((len(b["classes"]), cfg["z_dim"])), tf.cast(b["classes"], tf.float32)))
-             for b in pipeline.test_dataset(ds.source, listing, cfg["image_size"], 100, transform=pipeline.VACGAN))
+             for b in pipeline.test_dataset(ds.source, listing, cfg["image_size"], 100, TRANSFORM))
     value = fid.distance(extractor, pairs)
     write_json(os.path.join(cfg["exp_dir"], "test", "fid.json"),
                {"fid": value, "images": n, "real": cfg["fid_real"], "checkpoint": restored})

@@ -8,7 +8,7 @@ norm is synchronised, so an update under a strategy equals the one-device update
 import keras
 import tensorflow as tf
 
-from sggan.core import distribute, precision
+from sggan.training import distribute, precision
 from sggan.models.vacgan.losses import hinge_critic_loss, smooth, smoothed_bce
 from sggan.models.vacgan.networks import build
 
@@ -47,6 +47,7 @@ class VACGANTask:
         self.optimizers = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
                                c_optimizer=self.c_optimizer)
         self.state = dict(rng=self.rng)
+        self.progress_keys = ("d_loss", "c_loss", "g_adversarial")  # what the progress bar shows
 
     def iteration(self, step, next_batch):
         """One training iteration; returns its losses as tensors (fetched only when logged)."""

@@ -1,16 +1,17 @@
-"""Faces in whole photos: find them (MTCNN), align them as CelebA is aligned, paste edits back.
+"""Faces in whole photos: find them (MTCNN), align them as the training images were, paste edits back.
 
-CelebA's aligned images (178 x 218) put the five landmarks near fixed positions; the target
-positions below are those, moved into SG-GAN's square crop (rows 20..197) and scaled to the model's
-size. A face is aligned by the similarity transform (rotation, scale, shift) that best maps its
-landmarks onto the targets (least squares), and its edit goes back by the inverse transform with
-a soft elliptical mask: photo pixels outside the mask are returned unchanged.
+A landmark *template* says where the five landmarks (eyes, nose, mouth corners) sit in a model
+input, as fractions of its side: for CelebA-format data, CelebA's aligned positions moved into the
+model's crop (celeba_template); for other data, measured on its training images (a model's run
+records it in the experiment). A face is aligned by the similarity transform (rotation, scale,
+shift) that best maps its landmarks onto the template scaled to the model's size (least squares),
+and its edit goes back by the inverse transform with a soft elliptical mask: photo pixels outside
+the mask are returned unchanged.
 """
 import numpy as np
 from PIL import Image
 
-from sggan.core.errors import UserError
-from sggan.core.pipeline import SGGAN_CROP
+from sggan.errors import UserError
 
 # Landmarks of CelebA's aligned faces in the 178 x 218 frame (x, y): left eye, right eye, nose,
 # left and right mouth corner ("left" = image left); see README, "Real photos".
@@ -21,11 +22,16 @@ MIN_CONFIDENCE = 0.9       # MTCNN face score below which a detection is ignored
 KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
-def target_landmarks(size):
-    """The five landmark positions in a size x size model input (SG-GAN's CelebA crop, scaled);
-    pixel centres at whole numbers."""
-    top, left, side, _ = SGGAN_CROP
-    return (CELEBA_LANDMARKS - [left, top] + 0.5) * size / side - 0.5
+def celeba_template(crop):
+    """CelebA's landmark positions inside a square crop (top, left, side, side) of its 178 x 218
+    frame, as fractions of the side: [5, 2] (x, y)."""
+    top, left, side, _ = crop
+    return (CELEBA_LANDMARKS - [left, top] + 0.5) / side
+
+
+def target_landmarks(template, size):
+    """The template's landmark positions in a size x size model input; pixel centres at whole numbers."""
+    return np.asarray(template, np.float64) * size - 0.5
 
 
 def similarity(source, target):
@@ -58,9 +64,9 @@ def _warp(image, affine_out_to_in, size):
     return Image.fromarray(image).transform(size, Image.AFFINE, tuple(a.ravel()), resample=Image.BILINEAR)
 
 
-def align(photo, landmarks, size):
-    """The face as a size x size uint8 image aligned to the targets, and the photo→face transform."""
-    forward = similarity(landmarks, target_landmarks(size))
+def align(photo, landmarks, size, template):
+    """The face as a size x size uint8 image aligned to the template, and the photo→face transform."""
+    forward = similarity(landmarks, target_landmarks(template, size))
     scale = np.sqrt(abs(np.linalg.det(forward[:, :2])))
     source, pre = photo, 1.0
     if scale < 0.5:  # shrink the photo first (anti-aliased) so that the warp does not skip pixels

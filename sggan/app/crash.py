@@ -12,7 +12,7 @@ import tempfile
 import time
 import traceback
 
-from sggan.core.errors import UserError
+from sggan.errors import UserError
 
 # OS errors that say something about the user's machine, not about this program.
 USER_FIXABLE = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",

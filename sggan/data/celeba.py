@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sggan.core.errors import UserError, warn
+from sggan.errors import UserError, warn
 
 ATTRIBUTE_FILES = ("list_attr_celeba.txt", "list_attr_celeba.csv")
 IMAGE_FOLDERS = ("celebA", "img_align_celeba")

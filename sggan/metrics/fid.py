@@ -11,8 +11,8 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from sggan.core import precision
-from sggan.core.errors import UserError
+from sggan.training import precision
+from sggan.errors import UserError
 
 INCEPTION_WEIGHTS = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 

@@ -4,7 +4,7 @@ import textwrap
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from sggan.core.files import replaced_atomically
+from sggan.files import replaced_atomically
 
 HEADER_LINE = 11  # pixels per header text line (PIL's built-in font is about 6 x 10)
 

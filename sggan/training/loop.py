@@ -18,13 +18,13 @@ from typing import Callable
 
 import tensorflow as tf
 
-from sggan.core import checkpoints as ckpt
-from sggan.core import distribute
-from sggan.core.crash import disk_problem
-from sggan.core.errors import UserError
-from sggan.core.feed import DataFeed, StoppedWaiting
-from sggan.core.files import write_json
-from sggan.core.monitor import Monitor
+from sggan.training import checkpoints as ckpt
+from sggan.training import distribute
+from sggan.app.crash import disk_problem
+from sggan.errors import UserError
+from sggan.training.feed import DataFeed, StoppedWaiting
+from sggan.files import write_json
+from sggan.training.monitor import Monitor
 
 
 class TrainingDiverged(UserError):
@@ -126,7 +126,7 @@ def train(cfg, task, make_dataset, hooks=(), check_data=None):
             return last_saved
         write_json(os.path.join(output, "config.json"), cfg)
         feed = DataFeed(make_dataset, checkpoints.data_position, stop, check_data)
-        monitor = Monitor(output, cfg["log_every"], cfg["max_iters"], start)
+        monitor = Monitor(output, cfg["log_every"], cfg["max_iters"], start, task.progress_keys)
         if output != cfg["exp_dir"]:
             hooks = ()  # sample grids and evaluations are the chief's (they need no other worker)
         try:

@@ -9,7 +9,7 @@ import fcntl
 import os
 import socket
 
-from sggan.core.errors import UserError
+from sggan.errors import UserError
 
 LOCK_NAME = "run.lock"
 

@@ -8,30 +8,25 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from sggan.core.errors import UserError
+from sggan.errors import UserError
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 CELEBA_SHAPE = (218, 178)
-# Crops of the 178 x 218 aligned CelebA image as (top, left, height, width).
-SGGAN_CROP = (20, 0, 178, 178)    # SG-GAN's original: rows 20..197, columns 0..177
-VACGAN_CROP = (45, 25, 128, 128)  # VAC+GAN's: rows 45..172, columns 25..152
 
 
 @dataclass(frozen=True)
 class Transform:
-    """How a model's original turned a photo into a training image: the crop, and whether the
-    resize was PIL's (antialiased, rounded to uint8: SG-GAN's scipy.misc.imresize) or plain
-    bilinear in floating point (VAC+GAN's cv2.resize)."""
+    """How a model turns a photo into a training image; each model declares its own.
+
+    crop: (top, left, height, width) of the square kept from a 178 x 218 CelebA image (other
+    shapes keep their centred square); pil_resize: PIL's resize (antialiased, rounded to uint8,
+    as scipy.misc.imresize) rather than plain bilinear in floating point (as cv2.resize)."""
     crop: tuple
     pil_resize: bool
 
 
-SGGAN = Transform(SGGAN_CROP, pil_resize=True)
-VACGAN = Transform(VACGAN_CROP, pil_resize=False)
-
-
-def crop_window(height, width, crop=SGGAN_CROP):
+def crop_window(height, width, crop):
     """The square to keep: `crop` for 178 x 218 (CelebA) images, else a centred square."""
     is_celeba = tf.logical_and(tf.equal(height, CELEBA_SHAPE[0]), tf.equal(width, CELEBA_SHAPE[1]))
     side = tf.minimum(height, width)
@@ -39,7 +34,7 @@ def crop_window(height, width, crop=SGGAN_CROP):
     return tf.where(is_celeba, tf.constant(crop), centred)
 
 
-def decode_square(raw, crop=SGGAN_CROP):
+def decode_square(raw, crop):
     """Decode JPEG or PNG bytes and cut out the square (RGB uint8). JPEGs are decoded inside the
     crop window with the accurate integer IDCT, as PIL and OpenCV decode (TensorFlow's default
     fast IDCT differs by about one grey level on average)."""
@@ -66,7 +61,7 @@ def pil_bilinear(square, image_size):
     return image
 
 
-def to_model_range(square, image_size, transform=SGGAN):
+def to_model_range(square, image_size, transform):
     """Resize to image_size (see Transform) and scale to [-1, 1] as x / 127.5 - 1."""
     if transform.pil_resize:
         image = pil_bilinear(square, image_size)
@@ -77,7 +72,7 @@ def to_model_range(square, image_size, transform=SGGAN):
     return image
 
 
-def load_image(raw, image_size, flip_seed=None, transform=SGGAN):
+def load_image(raw, image_size, transform, flip_seed=None):
     """Bytes → model-ready image; flips left-right with p = 0.5 when a flip seed is given
     (on the uint8 square, before the resize, where it is cheapest)."""
     square = decode_square(raw, transform.crop)
@@ -86,7 +81,7 @@ def load_image(raw, image_size, flip_seed=None, transform=SGGAN):
     return to_model_range(square, image_size, transform)
 
 
-def training_dataset(source, listing, image_size, batch_size, seed, start_index=0, flip=True, transform=SGGAN,
+def training_dataset(source, listing, image_size, batch_size, seed, transform, start_index=0, flip=True,
                      steps=None):
     """Endless shuffled, (flipped,) batched training stream; remainder dropped, prefetched.
 
@@ -103,7 +98,7 @@ def training_dataset(source, listing, image_size, batch_size, seed, start_index=
     def load(index, element):
         name, classes, masks = element
         flip_seed = tf.stack([tf.cast(seed, tf.int64), index]) if flip else None
-        image = load_image(source.read(name), image_size, flip_seed, transform)
+        image = load_image(source.read(name), image_size, transform, flip_seed)
         return {"image": image, "classes": classes, "masks": masks, "index": index}
 
     data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).ignore_errors()
@@ -122,14 +117,14 @@ def _batch_major(steps, batch_size):
     return swap
 
 
-def test_dataset(source, listing, image_size, batch_size, transform=SGGAN):
+def test_dataset(source, listing, image_size, batch_size, transform):
     """The test images in list order, unflipped; unreadable images are dropped (see 'position')."""
     data = tf.data.Dataset.from_tensor_slices((listing.files, listing.classes, listing.masks))
     data = data.enumerate()
 
     def load(position, element):
         name, classes, masks = element
-        image = load_image(source.read(name), image_size, transform=transform)
+        image = load_image(source.read(name), image_size, transform)
         return {"image": image, "classes": classes, "masks": masks, "position": position}
 
     data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).ignore_errors()

@@ -17,7 +17,7 @@ import time
 import keras
 import tensorflow as tf
 
-from sggan.core.errors import UserError, warn
+from sggan.errors import UserError, warn
 
 
 def by_name(owner):

@@ -19,9 +19,9 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from sggan.core.celeba import AttributeTable
-from sggan.core.errors import UserError
-from sggan.core.files import replaced_atomically
+from sggan.data.celeba import AttributeTable
+from sggan.errors import UserError
+from sggan.files import replaced_atomically
 
 SHARD_PATTERN = "celeba-*-of-*.tfrecord"
 NAMES_FILE = "attributes.tfrecord"

@@ -11,7 +11,7 @@ import os
 import traceback
 from dataclasses import dataclass
 
-from sggan.core.errors import UserError
+from sggan.errors import UserError
 
 TRUE_WORDS, FALSE_WORDS = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 

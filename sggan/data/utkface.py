@@ -10,8 +10,8 @@ import re
 
 import numpy as np
 
-from sggan.core.celeba import ATTRIBUTE_FILES, AttributeTable
-from sggan.core.errors import UserError, warn
+from sggan.data.celeba import ATTRIBUTE_FILES, AttributeTable
+from sggan.errors import UserError, warn
 
 NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)\.jpg(\.chip\.jpg)?$", re.IGNORECASE)
 COLUMNS = ("age", "gender", "race")

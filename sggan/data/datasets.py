@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sggan.core import celeba, demo_faces, pipeline, tfrecord, utkface
-from sggan.core.errors import UserError
+from sggan.data import celeba, demo_faces, pipeline, tfrecord, utkface
+from sggan.errors import UserError
 
 
 @dataclass
@@ -64,20 +64,11 @@ def _source(cfg):
     return table, pipeline.FolderSource(image_dir), image_dir
 
 
-def sparse_group_lists(cfg, table, groups, train_rows, test_rows):
-    """SG-GAN's labelling: per group, the sparse plan of --sp_type / --labelled, oversampled."""
-    plan = celeba.sparse_plan(cfg["sp_type"], cfg["labelled"], cfg["labelled_pair"],
-                              cfg["oversample_times"], len(train_rows))
-    return celeba.training_list(table, groups, train_rows, plan), celeba.test_list(table, groups, test_rows)
+def prepare(cfg, labelling, check_images=True):
+    """Everything the models need to know about the data, checked; refuses bad input up front.
 
-
-def all_attribute_lists(cfg, table, groups, train_rows, test_rows):
-    """VAC+GAN's labelling: every attribute of every image, all labelled."""
-    return celeba.attribute_list(table, train_rows), celeba.attribute_list(table, test_rows)
-
-
-def prepare(cfg, labelling=sparse_group_lists, check_images=True):
-    """Everything the models need to know about the data, checked; refuses bad input up front."""
+    `labelling(cfg, table, groups, train_rows, test_rows)` → (training list, test list) is the
+    model's own: which labels its training and test images carry."""
     if cfg["demo"]:
         demo_faces.ensure(cfg["data_dir"])
     table, source, image_dir = _source(cfg)

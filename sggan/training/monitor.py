@@ -8,16 +8,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sggan.core.errors import warn
-from sggan.core.files import write_text
+from sggan.errors import warn
+from sggan.files import write_text
 
 
 class Monitor:
     """Console every log_every iterations (losses, it/s, ETA), a progress bar between them,
     TensorBoard scalars and images under logs/, and the same scalars in losses.jsonl."""
 
-    def __init__(self, exp_dir, log_every, max_iters, start_step):
+    def __init__(self, exp_dir, log_every, max_iters, start_step, progress_keys):
         self.log_every, self.max_iters = log_every, max_iters
+        self.progress_keys = tuple(progress_keys)  # the losses the progress bar shows (the task's choice)
         self.writer = tf.summary.create_file_writer(os.path.join(exp_dir, "logs"))
         self.jsonl_path = os.path.join(exp_dir, "losses.jsonl")
         _truncate_jsonl(self.jsonl_path, start_step)
@@ -58,8 +59,9 @@ class Monitor:
         done = step + 1
         if self.interactive:
             if self.bar is None:
-                self.bar = keras.utils.Progbar(self.log_every, stateful_metrics=["d_loss", "g_loss"], unit_name="it")
-            shown = [(k, float(v)) for k, v in (losses or {}).items() if k in ("d_loss", "g_loss")]
+                self.bar = keras.utils.Progbar(self.log_every, stateful_metrics=list(self.progress_keys),
+                                             unit_name="it")
+            shown = [(k, float(v)) for k, v in (losses or {}).items() if k in self.progress_keys]
             self.bar.update(min(done - self.window_start, self.log_every), values=shown or None)
         if step % self.log_every == 0 or done == self.max_iters:
             self._console_line(step, done, losses)

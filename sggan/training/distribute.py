@@ -13,7 +13,7 @@ import tempfile
 
 import tensorflow as tf
 
-from sggan.core.errors import UserError
+from sggan.errors import UserError
 
 SUM = tf.distribute.ReduceOp.SUM
 

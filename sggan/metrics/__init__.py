@@ -1,0 +1,1 @@
+"""Figures that do not depend on one model: the Fréchet Inception Distance."""
