@@ -34,15 +34,15 @@ def main(argv, config_module=None):
         if cfg["deterministic"]:
             tf.config.experimental.enable_op_determinism()
         model = MODELS[cfg["model"]]
-        strategy = distribute.make_strategy(cfg)
-        with precision.policy(cfg["precision"]), strategy.scope():
+        context = distribute.run_context(cfg)
+        with precision.policy(cfg["precision"]), context.strategy.scope():
             if cfg["dry_run"]:
-                print(json.dumps(model.dry_run(cfg)))
+                print(json.dumps(model.dry_run(cfg, context)))
                 return 0
-            if cfg["mode"] != "train" or not distribute.is_chief(strategy):
-                return model.run(cfg)  # the other workers of a cluster write nothing there (loop.py)
+            if cfg["mode"] != "train" or not context.chief:
+                return model.run(cfg, context)  # the other workers of a cluster write nothing there (loop.py)
             with ExperimentLock(cfg["exp_dir"]):
-                return model.run(cfg)
+                return model.run(cfg, context)
 
 
 def run(argv):

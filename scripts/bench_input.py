@@ -11,9 +11,10 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sggan.app import startup  # noqa: E402
+
+startup.quiet_environment(verbose=False)  # TensorFlow's settings, before it loads
 
 import tensorflow as tf  # noqa: E402
 

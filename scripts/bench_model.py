@@ -23,12 +23,13 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-from sggan.errors import UserError  # noqa: E402 (after the path is set; imports no TensorFlow)
+from sggan.app import startup  # noqa: E402
+
+startup.quiet_environment(verbose=False)  # TensorFlow's settings, before it loads
+
+from sggan.errors import UserError  # noqa: E402 (imports no TensorFlow)
 
 PRESETS = {
     "sggan": {"paper": {}, "paper64": {"image_size": 64, "d_layers": 5}, "demo": "demo"},
@@ -89,7 +90,7 @@ def graph_flops(function, *args):
     return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
 
 
-def sggan_task(cfg):
+def sggan_task(cfg, strategy):
     """SG-GAN with the original's four single groups; (task, label columns)."""
     from sggan.data import celeba
     from sggan.models.sggan import networks
@@ -98,27 +99,27 @@ def sggan_task(cfg):
     groups = [celeba.Group(f"group{a}", "single", (f"attribute{a}",)) for a in range(4)]
     outputs = output_layout(groups)
     generator, discriminator = networks.build(cfg, outputs)
-    return SGGANTask(cfg, generator, discriminator, outputs, len(groups)), len(groups)
+    return SGGANTask(cfg, generator, discriminator, outputs, len(groups), strategy), len(groups)
 
 
-def vacgan_task(cfg):
+def vacgan_task(cfg, strategy):
     """VAC+GAN conditioned on the 40 CelebA attributes; (task, label columns)."""
     from sggan.models.vacgan.steps import VACGANTask
-    return VACGANTask(cfg, 40), 40
+    return VACGANTask(cfg, 40, strategy), 40
 
 
 TASKS = {"sggan": sggan_task, "vacgan": vacgan_task}
 
 
-def make_task(cfg):
+def make_task(cfg, strategy):
     """The model's task on random data: (task, a distributed iteration batch)."""
     import tensorflow as tf
     b, s, n = cfg["batch_size"], cfg["image_size"], cfg["n_critic"]
-    task, n_labels = TASKS[cfg["model"]](cfg)
+    task, n_labels = TASKS[cfg["model"]](cfg, strategy)
     batch = {"image": tf.random.uniform((b, n, s, s, 3), -1, 1), "classes": tf.zeros((b, n, n_labels), tf.int64),
              "masks": tf.ones((b, n, n_labels)), "index": tf.zeros((b, n), tf.int64)}
     data = tf.data.Dataset.from_tensor_slices(batch).batch(b)
-    return task, next(iter(tf.distribute.get_strategy().experimental_distribute_dataset(data)))
+    return task, next(iter(strategy.experimental_distribute_dataset(data)))
 
 
 def measure(model, preset, variant, devices, iters, profile_dir=None):
@@ -133,8 +134,9 @@ def measure(model, preset, variant, devices, iters, profile_dir=None):
                strategy="mirrored" if devices > 1 else "default")
     MODELS[model].validate(cfg)  # the model's own refusals, as main.py applies them
     distribute.configure_devices(cfg)
-    with precision.policy(policy), distribute.make_strategy(cfg).scope():
-        task, batch = make_task(cfg)
+    context = distribute.run_context(cfg)
+    with precision.policy(policy), context.strategy.scope():
+        task, batch = make_task(cfg, context.strategy)
         losses = task.iteration(0, lambda: batch)  # warm-up: traces and compiles
         float(next(iter(losses.values())))
         counted = variant == "float32" and devices == 1

@@ -11,8 +11,10 @@ import shutil
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sggan.app import startup  # noqa: E402
+
+startup.quiet_environment(verbose=False)  # TensorFlow's settings, before it loads
 
 from sggan.data import celeba, tfrecord  # noqa: E402
 from sggan.errors import UserError  # noqa: E402

@@ -7,7 +7,6 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from sggan.data import demo_faces  # noqa: E402
 

@@ -6,8 +6,9 @@ import shutil
 import subprocess
 import sys
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from sggan.app import startup  # noqa: E402 (imports no TensorFlow)
+
+startup.quiet_environment(verbose=False)  # TensorFlow's settings, as main.py makes them
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # pytest.ini runs two worker processes on the two cores; one op thread each avoids their thread
     # pools fighting over the cores (the networks are tiny, so an op gains nothing from more).

@@ -48,12 +48,12 @@ def sggan_task(cfg):
     outputs = output_layout(groups)
     keras.utils.set_random_seed(cfg["seed"])
     generator, discriminator = networks.build(cfg, outputs)
-    return SGGANTask(cfg, generator, discriminator, outputs, len(groups))
+    return SGGANTask(cfg, generator, discriminator, outputs, len(groups), tf.distribute.get_strategy())
 
 
 def vacgan_task(cfg):
     keras.utils.set_random_seed(cfg["seed"])
-    return VACGANTask(cfg, 3)
+    return VACGANTask(cfg, 3, tf.distribute.get_strategy())
 
 
 def batch_of(cfg, n_groups, labelled_rows, seed=7):
@@ -132,8 +132,9 @@ def short_runs(data_dir, exp_root):
                     "--eval_every", "100000", "--max_iters", str(max_iters), *flags]
             cfg = parse_config(argv, config, MODELS)
             keras.utils.set_random_seed(cfg["seed"])
-            with precision.policy(cfg["precision"]), strategy_named(cfg["strategy"]).scope():
-                assert MODELS[cfg["model"]].run(cfg) == 0
+            strategy = strategy_named(cfg["strategy"])
+            with precision.policy(cfg["precision"]), strategy.scope():
+                assert MODELS[cfg["model"]].run(cfg, distribute.RunContext(strategy, chief=True)) == 0
         rows = [json.loads(line) for line in open(os.path.join(exp, "losses.jsonl"))]
         results[name] = [r for r in rows if "g_adversarial" in r]
     return results

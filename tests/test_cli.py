@@ -83,8 +83,9 @@ def test_dry_run_prints_one_json_object(demo_dir):
     assert summary["train_images"] == 128 and summary["train_entries"] == 128 and summary["test_images"] == 16
     assert set(summary["groups"]) == set(config.SETTINGS["attributes"])
     for counts in summary["groups"].values():
-        assert set(counts) == {"labelled", "labelled_entries", "positives"}
+        assert set(counts) == {"labelled", "labelled_entries", "positives", "classes"}
         assert 0 <= counts["positives"] <= counts["labelled"] <= counts["labelled_entries"]
+        assert sum(counts["classes"].values()) == counts["labelled"]
     assert summary["generator_params"] > 0 and summary["discriminator_params"] > 0
 
 

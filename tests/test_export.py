@@ -10,6 +10,7 @@ import pytest
 
 from sggan import Editor
 from sggan.models.sggan import editor, runs
+from sggan.training.distribute import local_context
 from tests.conftest import TINY, make_cfg
 
 SERVE = """
@@ -32,8 +33,8 @@ def exported(demo_dir, tmp_path_factory):
         return make_cfg("--data_dir", demo_dir, "--exp_dir", exp, *TINY,
                         "--attributes", "Male", "Black_Hair/Blond_Hair/Brown_Hair", *extra)
     keras.utils.set_random_seed(0)
-    runs.train(cfg("--max_iters", "2"))
-    runs.export(cfg("--mode", "export"))
+    runs.train(cfg("--max_iters", "2"), local_context())
+    runs.export(cfg("--mode", "export"), local_context())
     return cfg
 
 
@@ -51,7 +52,7 @@ def test_saved_model_in_a_fresh_process_edits_as_the_training_code(exported, tmp
                             capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr
     served = np.load(tmp_path / "out.npz")
-    _, _, task, _, _ = runs._restored(cfg, check_images=False)
+    _, _, task, _, _ = runs._restored(cfg, local_context(), check_images=False)
     expected = task.generator(images.astype(np.float32) / 127.5 - 1)
     titles = [o.title for o in task.outputs]
     keys = editor.output_keys(titles)

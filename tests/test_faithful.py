@@ -18,6 +18,7 @@ from sggan.models.vacgan.steps import VACGANTask
 from sggan.models.sggan.data import TRANSFORM
 from sggan.models.sggan import data as sggan_data
 from sggan.models.vacgan import data as vacgan_data
+from sggan.training.distribute import local_context
 from tests.conftest import make_cfg
 
 
@@ -50,9 +51,9 @@ def test_png_still_decodes_and_matches_the_jpeg_path():
 
 def test_sggan_adam_epsilon_is_the_originals_and_vacgan_keeps_keras_default(tiny_cfg):
     cfg = tiny_cfg()
-    task = runs._model(cfg, datasets.prepare(cfg, sggan_data.labelling))
+    task = runs._model(cfg, datasets.prepare(cfg, sggan_data.labelling), local_context())
     assert task.g_optimizer.epsilon == task.d_optimizer.epsilon == 1e-8
-    vac = VACGANTask(dict(make_cfg("--model", "vacgan"), image_size=16, z_dim=8), 40)
+    vac = VACGANTask(dict(make_cfg("--model", "vacgan"), image_size=16, z_dim=8), 40, local_context().strategy)
     assert vac.g_optimizer.epsilon == vac.d_optimizer.epsilon == vac.c_optimizer.epsilon == 1e-7
 
 
@@ -86,7 +87,7 @@ def tiny_vacgan(demo_dir):
                    "--batch_size", "8", "--z_dim", "8")
     ds = datasets.prepare(cfg, vacgan_data.labelling)
     stream = next(iter(vacgan_runs.make_dataset(cfg, ds)(0)))  # [batch, n_critic, ...]
-    task = VACGANTask(cfg, len(ds.table.names))
+    task = VACGANTask(cfg, len(ds.table.names), local_context().strategy)
     batch = {"image": stream["image"][:, 0], "classes": stream["classes"][:, 0], "noise": tf.random.normal((8, 8)),
              "dropout": [[tf.random.uniform(s) for s in task.generator.dropout_shapes(8)] for _ in range(3)]}
     return cfg, ds, task, batch

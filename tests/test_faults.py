@@ -27,6 +27,7 @@ from sggan import images
 from sggan.errors import UserError
 from sggan.app.lock import ExperimentLock
 from sggan.models.sggan import data as sggan_data
+from sggan.training.distribute import local_context
 from tests.conftest import BOUND_SECONDS, ROOT, SHARED_GROUPS, TINY, copy_data, make_cfg, only_error_line, run_main
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 4321\n"
@@ -65,6 +66,7 @@ def test_unreadable_test_images_are_an_error(demo_dir, tmp_path):
 class FakeTask:
     """A task without networks whose iteration only asks for a batch."""
     networks, optimizers, state = {}, {}, {}
+    progress_keys = ("loss",)
 
     def iteration(self, step, next_batch):
         next_batch()
@@ -95,7 +97,7 @@ def test_stop_request_is_honoured_while_waiting_for_data(tmp_path, capsys, never
     def make_dataset(start_index):  # called by the feed, inside the loop's signal handling
         threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
         return never_yielding(start_index)
-    assert loop.train(cfg, FakeTask(), make_dataset) is None
+    assert loop.train(cfg, local_context(), FakeTask(), make_dataset) is None
     out = capsys.readouterr().out
     assert "stopped while waiting for training data in iteration 0" in out
     assert checkpoints.saved(os.path.join(cfg["exp_dir"], "checkpoints")) == []
@@ -104,14 +106,14 @@ def test_stop_request_is_honoured_while_waiting_for_data(tmp_path, capsys, never
 def test_images_gone_mid_run_end_with_the_readability_error(never_yielding):
     def check_data():
         raise UserError("none of the 64 training images tried can be read")
-    data_feed = feed.DataFeed(never_yielding, tf.Variable(0, dtype=tf.int64), check_data=check_data,
+    data_feed = feed.DataFeed(never_yielding, tf.Variable(0, dtype=tf.int64), local_context().strategy, check_data=check_data,
                               recheck_seconds=0)
     with pytest.raises(UserError, match="none of the 64 training images"):
         data_feed.next_batch()
 
 
 def test_feed_raises_when_stop_was_requested(never_yielding):
-    data_feed = feed.DataFeed(never_yielding, tf.Variable(0, dtype=tf.int64), types.SimpleNamespace(requested=True))
+    data_feed = feed.DataFeed(never_yielding, tf.Variable(0, dtype=tf.int64), local_context().strategy, types.SimpleNamespace(requested=True))
     with pytest.raises(feed.StoppedWaiting):
         data_feed.next_batch()
 
@@ -296,7 +298,7 @@ def test_no_tensorflow_chatter_before_an_error(demo_dir):
 
 
 def test_unexpected_error_gives_one_line_and_a_crash_report(tmp_path, monkeypatch, capsys):
-    def broken(cfg):
+    def broken(cfg, context):
         raise RuntimeError("a bug")
     monkeypatch.setattr(main.MODELS["sggan"], "dry_run", broken)
     monkeypatch.setattr(main.startup, "interrupt_on_sigterm", lambda: None)
@@ -312,7 +314,7 @@ def test_unexpected_error_gives_one_line_and_a_crash_report(tmp_path, monkeypatc
 def test_error_raised_by_a_ctrl_c_inside_a_tensorflow_scope_reports_the_interrupt(tmp_path, monkeypatch, capsys):
     """Ctrl-C while TensorFlow enters a strategy scope makes the scope's exit raise a RuntimeError
     about nesting (seen in test_signal_during_setup_ends_cleanly): that is an interrupt, not a bug."""
-    def interrupted_inside_a_scope(cfg):
+    def interrupted_inside_a_scope(cfg, context):
         try:
             raise KeyboardInterrupt
         except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from sggan.errors import UserError
 from sggan.models.sggan import losses, networks, runs
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
+from sggan.training.distribute import local_context
 from tests.conftest import TINY, make_cfg
 
 NAMES = list(CELEBA_ATTRIBUTES)
@@ -80,7 +81,7 @@ def tiny_task(specs):
     groups = [celeba.parse_group(s, NAMES) for s in specs]
     outputs = output_layout(groups)
     generator, discriminator = networks.build(cfg, outputs)
-    return SGGANTask(cfg, generator, discriminator, outputs, len(groups))
+    return SGGANTask(cfg, generator, discriminator, outputs, len(groups), local_context().strategy)
 
 
 def test_reconstruction_pairs_each_output_with_the_rest_of_its_group():
@@ -107,18 +108,18 @@ def test_three_class_group_trains_and_its_grid_has_a_column_per_class(demo_dir, 
     cfg = make_cfg("--data_dir", demo_dir, "--exp_dir", tmp_path / "exp", *TINY, "--max_iters", "2",
                    "--attributes", "Male", "Black_Hair/Blond_Hair/Brown_Hair")
     keras.utils.set_random_seed(0)
-    runs.train(cfg)
+    runs.train(cfg, local_context())
     with open(os.path.join(cfg["exp_dir"], "losses.jsonl")) as f:
         logged = [json.loads(line) for line in f if line.strip()]
     assert logged and all(np.isfinite(v) for row in logged for k, v in row.items() if k != "step")
-    grid = np.asarray(Image.open(os.path.join(cfg["exp_dir"], "samples", "iter_000000.png")))
+    grid = np.asarray(Image.open(os.path.join(cfg["exp_dir"], "samples", "iter_000001.png")))
     assert grid.shape[1] == 16 * (1 + 2 + 3)
 
 
 def test_dry_run_counts_for_a_three_class_group(demo_dir, tmp_path):
     base = ["--data_dir", demo_dir, "--exp_dir", tmp_path / "exp", *TINY]
-    three = runs.dry_run(make_cfg(*base, "--attributes", "Male", "Black_Hair/Blond_Hair/Brown_Hair"))
-    two = runs.dry_run(make_cfg(*base, "--attributes", "Male", "Black_Hair/Blond_Hair"))
+    three = runs.dry_run(make_cfg(*base, "--attributes", "Male", "Black_Hair/Blond_Hair/Brown_Hair"), local_context())
+    two = runs.dry_run(make_cfg(*base, "--attributes", "Male", "Black_Hair/Blond_Hair"), local_context())
     table = celeba.read_attributes(demo_dir)
     train_rows, _ = celeba.split_rows(table, demo_dir, "partition", 0.1)
     hair = table.values[train_rows][:, [NAMES.index(n) for n in ("Black_Hair", "Blond_Hair", "Brown_Hair")]] == 1
@@ -126,6 +127,6 @@ def test_dry_run_counts_for_a_three_class_group(demo_dir, tmp_path):
     assert counts["labelled"] == int((hair.sum(1) == 1).sum())
     assert list(counts["classes"].values()) == [int(((hair.sum(1) == 1) & hair[:, c]).sum()) for c in range(3)]
     # One more generator head; the critic's hair head gains one filter over the final 4x4x8 map.
-    single_head = two["generator_params"] - runs.dry_run(make_cfg(*base, "--attributes", "Male"))["generator_params"]
+    single_head = two["generator_params"] - runs.dry_run(make_cfg(*base, "--attributes", "Male"), local_context())["generator_params"]
     assert three["generator_params"] - two["generator_params"] == single_head / 2
     assert three["discriminator_params"] - two["discriminator_params"] == 4 * 4 * 8 + 1

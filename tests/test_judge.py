@@ -13,6 +13,7 @@ from sggan.models.sggan import classifier, evaluation, judge, runs
 from sggan.models.sggan.outputs import Output
 from sggan.models.sggan.data import TRANSFORM
 from sggan.models.sggan import data as sggan_data
+from sggan.training.distribute import local_context
 from tests.conftest import TINY, make_cfg
 
 GROUPS = 4
@@ -120,8 +121,8 @@ def experiment(demo_dir, tmp_path_factory):
     def cfg(*extra):
         return make_cfg("--data_dir", demo_dir, "--exp_dir", exp, *TINY, *extra)
     keras.utils.set_random_seed(0)
-    runs.train(cfg("--max_iters", "2"))
-    runs.train_classifier(cfg("--mode", "classifier", "--classifier_steps", "30"))
+    runs.train(cfg("--max_iters", "2"), local_context())
+    runs.train_classifier(cfg("--mode", "classifier", "--classifier_steps", "30"), local_context())
     return cfg
 
 
@@ -161,7 +162,7 @@ def test_the_classifier_trains_and_judges_in_float32_whatever_the_precision(expe
 
 def test_metrics_json_holds_both_judges(experiment, capsys):
     cfg = experiment("--mode", "test")
-    runs.test(cfg)
+    runs.test(cfg, local_context())
     report = json.load(open(os.path.join(cfg["exp_dir"], "test", "metrics.json")))
     assert set(report["critic"]) == {g for g in cfg["attributes"]}
     outputs = report["classifier"]["outputs"]
@@ -179,7 +180,7 @@ def test_without_a_classifier_metrics_say_so(experiment, tmp_path, capsys):
     import shutil
     bare = tmp_path / "bare"
     shutil.copytree(experiment()["exp_dir"], bare, ignore=shutil.ignore_patterns("classifier"))
-    runs.test(experiment("--mode", "test", "--exp_dir", bare))
+    runs.test(experiment("--mode", "test", "--exp_dir", bare), local_context())
     report = json.load(open(bare / "test" / "metrics.json"))
     assert report["classifier"] is None and "--mode classifier" in report["classifier_note"]
     assert "no attribute classifier" in capsys.readouterr().out
@@ -217,8 +218,9 @@ def test_identity_init_starts_as_an_exact_copy_without_speckle(upsampling):
 def test_periodic_evaluation_reports_the_classifier(experiment, capsys):
     """Training with a classifier in the experiment logs its verdict every --eval_every."""
     cfg = experiment("--max_iters", "4")
-    runs.train(cfg)
+    runs.train(cfg, local_context())
     rows = [json.loads(line) for line in open(os.path.join(cfg["exp_dir"], "losses.jsonl"))]
     judged = [r for r in rows if "judge/success_needed" in r]
-    assert [r["step"] for r in judged] == [2] and 0.0 <= judged[0]["judge/preservation"] <= 1.0
+    # resumed at 2 with --eval_every 2: judged after iteration 4 only, logged as step 3
+    assert [r["step"] for r in judged] == [3] and 0.0 <= judged[0]["judge/preservation"] <= 1.0
     assert "classifier: success where needed Male" in capsys.readouterr().out

@@ -9,6 +9,7 @@ from sggan.data import celeba
 from sggan.models.sggan import losses, networks
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
+from sggan.training.distribute import local_context
 from tests.conftest import TINY, make_cfg
 
 N_GROUPS, BATCH = 4, 4
@@ -23,7 +24,7 @@ def task():
     outputs = output_layout(groups)
     keras.utils.set_random_seed(5)
     generator, discriminator = networks.build(cfg, outputs)
-    return SGGANTask(cfg, generator, discriminator, outputs, N_GROUPS)
+    return SGGANTask(cfg, generator, discriminator, outputs, N_GROUPS, local_context().strategy)
 
 
 def real_batch():

@@ -15,12 +15,13 @@ from sggan import images
 from sggan.errors import UserError
 from sggan.models.sggan import runs
 from sggan.models.sggan import data as sggan_data
+from sggan.training.distribute import local_context
 from tests.conftest import ROOT
 
 
 def test_grids_and_metrics_for_the_test_split(trained):
     cfg = trained.cfg("--mode", "test")
-    runs.test(cfg)
+    runs.test(cfg, local_context())
     out = os.path.join(cfg["exp_dir"], "test")
     grids = sorted(f for f in os.listdir(out) if f.startswith("grid_"))
     assert grids == ["grid_0000.png", "grid_0001.png", "grid_0002.png", "grid_0003.png"]  # 16 images, batch 4
@@ -42,7 +43,7 @@ def test_grids_and_metrics_for_the_test_split(trained):
 
 def test_first_column_is_the_input(trained):
     cfg = trained.cfg("--mode", "test", "--num_test", "4")
-    runs.test(cfg)
+    runs.test(cfg, local_context())
     ds = datasets.prepare(cfg, sggan_data.labelling)
     first = images.load_photo(os.path.join(ds.image_dir, ds.test.files[0]))
     expected = images.to_uint8(runs._photo_to_model(first, 16).numpy())
@@ -59,7 +60,7 @@ def test_own_photos_png_grey_jpeg_and_a_non_image(trained, tmp_path, capsys):
     Image.fromarray((np.random.default_rng(1).random((218, 178)) * 255).astype(np.uint8), "L").save(photos / "b.jpg")
     (photos / "notes.txt").write_text("not an image")
     cfg = trained.cfg("--mode", "test", "--input", str(photos), "--save_single", "--align", "false")
-    runs.test(cfg)
+    runs.test(cfg, local_context())
     out = os.path.join(cfg["exp_dir"], "test", "photos")
     grid = np.asarray(Image.open(os.path.join(out, "grid_0000.png")))
     assert grid.shape[1] == 5 * 16 and (grid.shape[0] - 2 * 16) > 0
@@ -72,13 +73,13 @@ def test_own_photos_png_grey_jpeg_and_a_non_image(trained, tmp_path, capsys):
 
 def test_missing_checkpoint_is_an_error(trained, tmp_path):
     with pytest.raises(UserError, match=r"no checkpoint of iteration 7 in .*checkpoints; available: 2, 4"):
-        runs.test(trained.cfg("--mode", "test", "--test_step", "7"))
+        runs.test(trained.cfg("--mode", "test", "--test_step", "7"), local_context())
     bare = tmp_path / "bare"
     shutil.copytree(trained.exp_dir, bare, ignore=shutil.ignore_patterns("checkpoints"))
     with pytest.raises(UserError, match=r"no readable checkpoint in .*bare/checkpoints"):
-        runs.test(trained.cfg("--mode", "test", "--exp_dir", bare))
+        runs.test(trained.cfg("--mode", "test", "--exp_dir", bare), local_context())
     with pytest.raises(UserError, match="no trained experiment"):
-        runs.test(trained.cfg("--mode", "test", "--exp_dir", tmp_path / "never"))
+        runs.test(trained.cfg("--mode", "test", "--exp_dir", tmp_path / "never"), local_context())
 
 
 def test_oper_flag_in_config_py_runs_test_mode(trained, monkeypatch, capsys):
@@ -97,6 +98,6 @@ def test_fid_of_edits_with_a_stand_in_extractor(trained, monkeypatch):
     from tests.test_vacgan import random_extractor
     monkeypatch.setattr(runs.fid, "inception_extractor", lambda: random_extractor())
     cfg = trained.cfg("--mode", "fid", "--fid_images", "16")
-    runs.frechet(cfg)
+    runs.frechet(cfg, local_context())
     report = json.load(open(os.path.join(cfg["exp_dir"], "test", "fid.json")))
     assert report["images"] == 16 and np.isfinite(report["fid_edits"]) and report["fid_edits"] >= 0

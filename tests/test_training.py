@@ -15,6 +15,7 @@ from sggan.errors import UserError
 from sggan.models.sggan import runs
 from sggan.models.sggan.steps import SGGANTask
 from sggan.models.sggan import data as sggan_data
+from sggan.training.distribute import local_context
 from tests.conftest import QUIET, run
 
 
@@ -40,14 +41,14 @@ def test_tiny_run_writes_checkpoints_grids_events_and_loss_log(trained):
     exp = trained.exp_dir
     assert sorted(os.listdir(os.path.join(exp, "checkpoints"))) == [
         "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index", "ckpt-4.data-00000-of-00001", "ckpt-4.index"]
-    assert sorted(os.listdir(os.path.join(exp, "samples"))) == ["iter_000000.png", "iter_000002.png"]
+    assert sorted(os.listdir(os.path.join(exp, "samples"))) == ["iter_000001.png", "iter_000002.png", "iter_000004.png"]
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(os.path.join(exp, "logs")))
     rows = [json.loads(line) for line in open(os.path.join(exp, "losses.jsonl"))]
     assert logged_steps(exp) == [0, 1, 2, 3]
     for key in ("d_loss", "d_adversarial", "d_classification", "d_penalty", "g_loss", "g_adversarial",
                 "g_classification", "g_reconstruction", "learning_rate"):
         assert all(np.isfinite(r[key]) for r in rows if "d_loss" in r), key
-    assert sorted(r["step"] for r in rows if any(k.startswith("accuracy/") for k in r)) == [0, 2]
+    assert sorted(r["step"] for r in rows if any(k.startswith("accuracy/") for k in r)) == [0, 1, 3]  # after iterations 1, 2 and 4
     saved = json.load(open(os.path.join(exp, "config.json")))
     assert saved["image_size"] == 16 and saved["max_iters"] == 4
     # TensorBoard events hold the scalars and the grid image.
@@ -84,7 +85,7 @@ def test_fresh_moves_old_checkpoints_aside_and_their_steps_are_refused(trained, 
     assert saved_steps(exp.exp_dir) == [2]
     assert logged_steps(exp.exp_dir) == [0, 1]
     with pytest.raises(UserError) as refused:
-        runs.test(exp.cfg("--mode", "test", "--test_step", "4"))
+        runs.test(exp.cfg("--mode", "test", "--test_step", "4"), local_context())
     assert str(refused.value) == (f"no checkpoint of iteration 4 in {exp.exp_dir}/checkpoints; available: 2; "
                                   f"--fresh moved that one to {moved}")
 
@@ -94,7 +95,7 @@ def test_unreadable_latest_checkpoint_falls_back(trained, tmp_path, capsys):
     with open(os.path.join(exp.exp_dir, "checkpoints", "ckpt-4.data-00000-of-00001"), "wb") as f:
         f.write(b"garbage")
     cfg = exp.cfg()
-    task = runs._model(cfg, datasets.prepare(cfg, sggan_data.labelling))
+    task = runs._model(cfg, datasets.prepare(cfg, sggan_data.labelling), local_context())
     saved = loop.open_checkpoints(cfg, task)
     assert saved.restore_latest().endswith("ckpt-2")
     assert int(saved.step.numpy()) == 2
@@ -114,14 +115,14 @@ def test_corrupt_training_image_is_skipped_and_counted(demo_dir, tmp_path, tiny_
     first_training_image = open(os.path.join(data_dir, "list_eval_partition.txt")).readline().split()[0]
     with open(os.path.join(data_dir, "img_align_celeba", first_training_image), "wb") as f:
         f.write(b"\xff\xd8 truncated jpeg")
-    runs.train(cfg)  # 8 iterations of one batch of 16 (n_critic 1): a whole pass over the 128 images
+    runs.train(cfg, local_context())  # 8 iterations of one batch of 16 (n_critic 1): a whole pass over the 128 images
     assert "warning: skipped 1 unreadable image(s)" in capsys.readouterr().out
 
 
 def test_nan_loss_stops_with_a_clear_error(tiny_cfg):
     cfg = tiny_cfg("--max_iters", "6", "--learn_rate", "1e30", "--save_every", "1", *QUIET)
     with pytest.raises(loop.TrainingDiverged, match=r"became (nan|inf|-inf) at iteration \d+; the last good checkpoint"):
-        runs.train(cfg)
+        runs.train(cfg, local_context())
 
 
 def signal_after(monkeypatch, step, *signals):

@@ -11,6 +11,7 @@ from sggan.data import datasets, utkface
 from sggan.errors import UserError
 from sggan.models.sggan import runs
 from sggan.models.sggan import data as sggan_data
+from sggan.training.distribute import local_context
 from tests.conftest import TINY, make_cfg
 
 BAD = ["39_1_20170116174525125.jpg.chip.jpg", "7_3_9_20170109.png", "25_1_7_20170104.jpg", "notes.txt"]
@@ -73,11 +74,12 @@ def test_preset_labels_and_dry_run_counts(utk_dir, tmp_path):
     assert [g.class_names for g in ds.groups] == [("age 0-19", "age 20-39", "age 40-59", "age 60-"),
                                                   ("male", "female")]
     ages = ds.table.values[ds.train.rows, 0]
-    summary = runs.dry_run(cfg)
+    summary = runs.dry_run(cfg, local_context())
     age = summary["groups"]["age=0-19,20-39,40-59,60-"]
     assert summary["train_images"] == 32 and summary["test_images"] == 8 and age["labelled"] == 32
     assert list(age["classes"].values()) == [int(((ages >= lo) & (ages <= hi)).sum())
                                              for lo, hi in ((0, 19), (20, 39), (40, 59), (60, 999))]
+    assert "positives" not in age  # a four-class group has no single "on" class
     gender = summary["groups"]["gender=male,female"]
     assert gender["positives"] == int((ds.table.values[ds.train.rows, 1] == 1).sum())
 
@@ -91,9 +93,9 @@ def test_preset_flags(utk_dir):
 
 def test_tiny_run_and_test_mode_on_utkface(utk_dir, tmp_path):
     keras.utils.set_random_seed(0)
-    runs.train(utk_cfg(utk_dir, tmp_path / "exp", "--max_iters", "2"))
+    runs.train(utk_cfg(utk_dir, tmp_path / "exp", "--max_iters", "2"), local_context())
     cfg = utk_cfg(utk_dir, tmp_path / "exp", "--mode", "test")
-    runs.test(cfg)
+    runs.test(cfg, local_context())
     out = os.path.join(cfg["exp_dir"], "test")
     grid = np.asarray(Image.open(os.path.join(out, "grid_0000.png")))
     assert grid.shape[1] == 16 * (1 + 4 + 2)

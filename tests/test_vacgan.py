@@ -18,6 +18,7 @@ from sggan.models.vacgan import evaluation, losses, networks
 from sggan.errors import UserError
 from sggan.models.sggan.data import TRANSFORM
 from sggan.models.sggan import data as sggan_data
+from sggan.training.distribute import local_context
 from tests.conftest import make_cfg, rewind, run
 
 TINY_VAC = ["--model", "vacgan", "--image_size", "16", "--batch_size", "8", "--split", "partition",
@@ -71,10 +72,10 @@ def vac_run(demo_dir, tmp_path_factory):
 def test_tiny_run_writes_checkpoints_grids_and_loss_log(vac_run):
     exp = make_cfg(*vac_run)["exp_dir"]
     assert [s for s, _ in checkpoints.saved(os.path.join(exp, "checkpoints"))] == [2, 4]
-    assert sorted(os.listdir(os.path.join(exp, "samples"))) == ["iter_000000.png", "iter_000002.png"]
+    assert sorted(os.listdir(os.path.join(exp, "samples"))) == ["iter_000001.png", "iter_000002.png", "iter_000004.png"]
     rows = [json.loads(line) for line in open(os.path.join(exp, "losses.jsonl"))]
     assert [r["step"] for r in rows if "g_classification" in r] == [0, 1, 2, 3]
-    assert [r["step"] for r in rows if "agreement/generated" in r] == [0, 2]
+    assert [r["step"] for r in rows if "agreement/generated" in r] == [0, 1, 3]  # after iterations 1, 2 and 4
 
 
 def test_resume_is_exact(vac_run, tmp_path, capsys):
@@ -94,16 +95,16 @@ def test_resume_is_exact(vac_run, tmp_path, capsys):
 
 def test_sampling_by_attribute_names_and_fid(vac_run, capsys, monkeypatch):
     cfg = make_cfg(*vac_run)
-    vacgan.run(dict(cfg, mode="sample", set=["Male=1", "Blond_Hair=1", "/", "row=0", "Smiling=0"]))
+    vacgan.run(dict(cfg, mode="sample", set=["Male=1", "Blond_Hair=1", "/", "row=0", "Smiling=0"]), local_context())
     out = capsys.readouterr().out
     assert "restored" in out and "ckpt-4" in out
     assert "2 row(s) x 8 noise draws" in out and "Blond_Hair" in out
     grid = keras.utils.load_img(os.path.join(cfg["exp_dir"], "samples", "requested.png"))
     assert grid.size[1] > 2 * 16  # header plus two rows of 16-pixel faces
     with pytest.raises(UserError, match="unknown attribute 'Blnd_Hair'; valid names: 5_o_Clock_Shadow"):
-        vacgan.run(dict(cfg, mode="sample", set=["Blnd_Hair=1"]))
+        vacgan.run(dict(cfg, mode="sample", set=["Blnd_Hair=1"]), local_context())
     monkeypatch.setattr(fid, "inception_extractor", lambda: random_extractor())  # offline stand-in
-    vacgan.run(dict(cfg, mode="fid", fid_images=16))
+    vacgan.run(dict(cfg, mode="fid", fid_images=16), local_context())
     assert "FID (16 real random images of the whole set vs 16 generated" in capsys.readouterr().out
 
 

@@ -27,19 +27,16 @@ class Dataset:
         pipeline.check_readable(self.source, self.test.files, "test")
 
     def summary(self):
-        """The dry-run counts: images, entries after oversampling, labelled images per group."""
+        """The dry-run counts: images, entries after oversampling, labelled images per group and per class."""
         groups = {}
         for a, group in enumerate(self.groups):
             labelled = self.train.masks[:, a] > 0
-            groups[group.spec] = {
-                "labelled": int(len(np.unique(self.train.rows[labelled]))),
-                "labelled_entries": int(labelled.sum()),
-                "positives": int(len(np.unique(self.train.rows[labelled & (self.train.classes[:, a] == 1)]))),
-            }
-            if group.n_classes > 2:  # labelled images per class
-                groups[group.spec]["classes"] = {
-                    name: int(len(np.unique(self.train.rows[labelled & (self.train.classes[:, a] == c)])))
-                    for c, name in enumerate(group.class_names)}
+            per_class = {name: int(len(np.unique(self.train.rows[labelled & (self.train.classes[:, a] == c)])))
+                         for c, name in enumerate(group.class_names)}
+            groups[group.spec] = {"labelled": int(len(np.unique(self.train.rows[labelled]))),
+                                  "labelled_entries": int(labelled.sum()), "classes": per_class}
+            if group.n_classes == 2:  # the attribute on (class 1)
+                groups[group.spec]["positives"] = per_class[group.class_names[1]]
         return {"train_images": int(len(np.unique(self.train.rows))), "train_entries": int(len(self.train.files)),
                 "test_images": int(len(self.test.files)), "groups": groups}
 

@@ -130,3 +130,21 @@ class Detector:
         found = [f for f in self.mtcnn.detect_faces(photo) if f["confidence"] >= MIN_CONFIDENCE]
         found.sort(key=lambda f: -f["box"][2] * f["box"][3])
         return [np.array([f["keypoints"][k] for k in KEYPOINTS], np.float64) for f in found]
+
+
+TEMPLATE_SAMPLE = 64     # training images a template is measured on
+TEMPLATE_MIN_FACES = 16  # fewer faces found than this: the measurement is refused
+
+
+def measure_template(squares, detector):
+    """The landmark template of a data set: the median landmark positions (fractions of the side)
+    of the largest face MTCNN finds in each of `squares` (uint8 model-frame squares, any size)."""
+    found = []
+    for square in squares:
+        faces_found = detector.landmarks(square)
+        if faces_found:
+            found.append((faces_found[0] + 0.5) / square.shape[0])
+    if len(found) < TEMPLATE_MIN_FACES:
+        raise UserError(f"the landmark template of the training images could not be measured: faces found in "
+                        f"{len(found)} of {len(squares)} images; give it as landmark_template in config.py")
+    return np.median(np.stack(found), axis=0)

@@ -3,7 +3,7 @@ asks which model is running.
 
 Each model package offers the same small interface, importable without TensorFlow:
 PRESET / DEMO_PRESET (names in config.PRESETS, or None), EXPERIMENT_SUFFIX, MODES,
-validate(cfg) (settings checks), dry_run(cfg) → dict, and run(cfg) → exit status.
+validate(cfg) (settings checks), dry_run(cfg, context) → dict, and run(cfg, context) → exit status (context: training.distribute.RunContext).
 """
 from sggan.models import sggan, vacgan
 

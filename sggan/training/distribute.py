@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 
 import tensorflow as tf
 
@@ -36,9 +37,31 @@ def configure_devices(cfg):
         pass
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """Where a run happens, made once (run_context, in main) and passed down: the tf.distribute
+    strategy and whether this process is the chief (the one that writes the experiment folder)."""
+    strategy: tf.distribute.Strategy
+    chief: bool
+
+    @property
+    def replicas(self):
+        return self.strategy.num_replicas_in_sync
+
+
+def run_context(cfg):
+    """The context of --strategy / --devices; the global batch must split evenly over its replicas."""
+    strategy = make_strategy(cfg)
+    return RunContext(strategy, _is_chief(strategy))
+
+
+def local_context():
+    """One device, this process the chief: for the library (scripts, tests, the Editor)."""
+    return RunContext(tf.distribute.get_strategy(), True)
+
+
 def make_strategy(cfg):
-    """The tf.distribute strategy named by --strategy (and --devices); the global batch must split
-    evenly over its replicas."""
+    """The tf.distribute strategy named by --strategy (and --devices), checked against the batch."""
     strategy = _strategy(cfg)
     if cfg["batch_size"] % strategy.num_replicas_in_sync:
         raise UserError(f"--batch_size {cfg['batch_size']} does not split evenly over "
@@ -62,7 +85,7 @@ def _strategy(cfg):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def is_chief(strategy):
+def _is_chief(strategy):
     """True unless this is a non-chief worker of a multi-worker cluster."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
@@ -72,11 +95,11 @@ def is_chief(strategy):
 
 
 @contextlib.contextmanager
-def output_folder(exp_dir, strategy):
+def output_folder(exp_dir, chief):
     """Where this worker writes its run's files (checkpoints, config.json, loss log, events): the
     experiment folder on the chief; a temporary one (removed afterwards) on the others, which must
     still save checkpoints because saving may need every worker."""
-    if is_chief(strategy):
+    if chief:
         yield exp_dir
         return
     temporary = tempfile.mkdtemp(prefix="sggan_worker_")
@@ -84,10 +107,6 @@ def output_folder(exp_dir, strategy):
         yield temporary
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
-
-
-def replicas(strategy=None):
-    return (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
 
 
 def global_sum(value):

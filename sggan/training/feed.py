@@ -28,13 +28,15 @@ class StoppedWaiting(Exception):
 class DataFeed:
     """One object for the stream, its (checkpointed) position and the skipped-image count."""
 
-    def __init__(self, make_dataset, position, stop=None, check_data=None, recheck_seconds=RECHECK_SECONDS):
+    def __init__(self, make_dataset, position, strategy, stop=None, check_data=None, recheck_seconds=RECHECK_SECONDS):
         """make_dataset(start_index) → batched dataset; position: a tf.Variable (int64);
+        strategy: the tf.distribute strategy the batches are distributed over;
         stop: an object whose `requested` turns true when the run should stop (loop.StopRequest);
         check_data(): raises UserError when no image can be read (see pipeline.check_readable),
         called while a batch is long in coming (images gone mid-run, e.g. an unmounted drive)."""
         self.make_dataset = make_dataset
         self.position = position
+        self.strategy = strategy
         self.stop = stop
         self.check_data = check_data
         self.recheck_polls = max(1, round(recheck_seconds / POLL_SECONDS))
@@ -47,7 +49,7 @@ class DataFeed:
     def next_batch(self):
         if self.iterator is None:
             dataset = self.make_dataset(int(self.position.numpy()))
-            self.iterator = iter(tf.distribute.get_strategy().experimental_distribute_dataset(dataset))
+            self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
             threading.Thread(target=self._fetch_forever, name="data-feed", daemon=True).start()
         self.last = self._wait_for_batch()
         self.unsynced += 1
@@ -57,7 +59,7 @@ class DataFeed:
         """Set the position after the newest batch and count the images skipped before it."""
         if not self.unsynced:
             return
-        indices = _global(self.last["index"])
+        indices = _global(self.strategy, self.last["index"])
         last = int(indices.max())
         gap = last + 1 - int(self.position.numpy()) - self.unsynced * indices.size
         if gap > 0:
@@ -99,9 +101,8 @@ class DataFeed:
         return count
 
 
-def _global(per_replica):
+def _global(strategy, per_replica):
     """All values of a distributed batch field, on the host (every worker's on several machines)."""
-    strategy = tf.distribute.get_strategy()
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return strategy.gather(per_replica, axis=0).numpy()
     return np.concatenate([t.numpy() for t in strategy.experimental_local_results(per_replica)])

@@ -41,7 +41,8 @@ class Report:
 
 @dataclass(frozen=True)
 class Hook:
-    """Periodic work after iterations 0, every, 2·every, … (as the original): run(step) → Report."""
+    """Periodic work after the first iteration, every `every` completed iterations and the last one:
+    run(done) → Report, `done` the number of iterations completed (the weights after `done` updates)."""
     name: str
     every: int
     run: Callable
@@ -108,24 +109,23 @@ def _check_finite(losses, step, last_saved):
             f"checkpoint is {last_saved or 'none'} (it is kept). Lower --learn_rate or check the data")
 
 
-def train(cfg, task, make_dataset, hooks=(), check_data=None):
+def train(cfg, context, task, make_dataset, hooks=(), check_data=None):
     """Run (or resume) training to cfg['max_iters']; returns the path of the last checkpoint.
 
     make_dataset(start_index) must return the batched training dataset starting at that element;
     check_data() raises UserError when its images can no longer be read (see DataFeed).
     config.json is written only once the run is known to proceed (the checkpoints fit).
     """
-    strategy = tf.distribute.get_strategy()
-    print(f"replicas: {strategy.num_replicas_in_sync} (--strategy {cfg['strategy']}, --precision "
+    print(f"replicas: {context.replicas} (--strategy {cfg['strategy']}, --precision "
           f"{cfg['precision']}, --jit {str(cfg['jit']).lower()})", flush=True)
-    with StopRequest() as stop, distribute.output_folder(cfg["exp_dir"], strategy) as output:
+    with StopRequest() as stop, distribute.output_folder(cfg["exp_dir"], context.chief) as output:
         checkpoints, last_saved = _resume(cfg, task, os.path.join(output, "checkpoints"))
         start = int(checkpoints.step.numpy())
         if start >= cfg["max_iters"]:
             print(f"already trained to iteration {start} (--max_iters {cfg['max_iters']}); nothing to do")
             return last_saved
         write_json(os.path.join(output, "config.json"), cfg)
-        feed = DataFeed(make_dataset, checkpoints.data_position, stop, check_data)
+        feed = DataFeed(make_dataset, checkpoints.data_position, context.strategy, stop, check_data)
         monitor = Monitor(output, cfg["log_every"], cfg["max_iters"], start, task.progress_keys)
         if output != cfg["exp_dir"]:
             hooks = ()  # sample grids and evaluations are the chief's (they need no other worker)
@@ -182,13 +182,13 @@ def _iterate(cfg, task, hooks, checkpoints, last_saved, feed, monitor, stop):
             return last_saved
         checkpoints.step.assign(step + 1)
         done = step + 1
-        due = [hook for hook in hooks if step % hook.every == 0]
+        due = [hook for hook in hooks if done == 1 or done % hook.every == 0 or done == cfg["max_iters"]]
         losses = None
         if due or step % cfg["log_every"] == 0 or done == cfg["max_iters"] or done % cfg["save_every"] == 0:
             losses = _catch_up(pending, feed, monitor, last_saved)
         monitor.progress(step, losses)
         for hook in due:
-            monitor.report(step, hook.run(step))
+            monitor.report(step, hook.run(done))  # logged with the iteration it followed, as its losses
         if done % cfg["save_every"] == 0 or done == cfg["max_iters"] or stop.requested:
             _catch_up(pending, feed, monitor, last_saved)  # nothing unchecked goes into a checkpoint
             last_saved = _save(checkpoints, done, last_saved)

@@ -34,10 +34,9 @@ def loss_scale(optimizer_):
     return optimizer_.dynamic_scale if isinstance(optimizer_, keras.optimizers.LossScaleOptimizer) else 1.0
 
 
-def overflowed(optimizer_, gradients):
+def overflowed(optimizer_, gradients, replicas):
     """1.0 when a loss-scaled update's gradients overflowed (the optimiser then skips it), else 0.0;
     divided by the replica count, so that the sum over replicas counts each skipped update once."""
     if not isinstance(optimizer_, keras.optimizers.LossScaleOptimizer):
         return 0.0
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return tf.cast(tf.logical_not(optimizer_.check_finite(gradients)), tf.float32) / replicas

@@ -33,11 +33,11 @@ def validate(cfg):
                         f"{max(1, round(size / 2 ** layers)) * 2 ** layers} or fewer --d_layers")
 
 
-def dry_run(cfg):
+def dry_run(cfg, context):
     from sggan.models.sggan import runs
-    return runs.dry_run(cfg)
+    return runs.dry_run(cfg, context)
 
 
-def run(cfg):
+def run(cfg, context):
     from sggan.models.sggan import runs
-    return runs.MODES[cfg["mode"]](cfg)
+    return runs.MODES[cfg["mode"]](cfg, context)

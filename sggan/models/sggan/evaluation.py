@@ -58,11 +58,12 @@ class Evaluator:
         return next(iter(self.test_batches(self.dataset.test)))["image"]
 
     def sample_hook(self, batch):
-        """A hook body: write samples/iter_<step>.png (edits of `batch`), the same grid to TensorBoard."""
-        def run(step):
+        """A hook body: write samples/iter_<done>.png (edits of `batch` by the weights after `done`
+        iterations), the same grid to TensorBoard."""
+        def run(done):
             edits, _ = self._edit(batch)
             picture = images.grid([batch.numpy()] + [e.numpy() for e in edits], column_titles(self.outputs))
-            images.save(picture, os.path.join(self.cfg["exp_dir"], "samples", f"iter_{step:06d}.png"))
+            images.save(picture, os.path.join(self.cfg["exp_dir"], "samples", f"iter_{done:06d}.png"))
             return Report(images={"samples": picture})
         return run
 

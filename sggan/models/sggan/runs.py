@@ -24,26 +24,26 @@ MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers"
 LATER_FIELDS = {"upsampling": "deconv"}  # model fields added after the first release, with their old value
 
 
-def dry_run(cfg):
+def dry_run(cfg, context):
     """Check data and config; the counts (and model sizes) as one JSON-ready dict."""
     ds = datasets.prepare(cfg, labelling)
-    task = _model(cfg, ds)
+    task = _model(cfg, ds, context)
     return {**ds.summary(), "generator_params": networks.trainable_count(task.generator),
             "discriminator_params": networks.trainable_count(task.discriminator)}
 
 
-def _model(cfg, ds):
-    """Networks, optimisers and random state, created in the current tf.distribute strategy's scope."""
+def _model(cfg, ds, context):
+    """Networks, optimisers and random state, created in the run's tf.distribute strategy's scope."""
     outputs = output_layout(ds.groups)
-    with tf.distribute.get_strategy().scope():
+    with context.strategy.scope():
         generator, discriminator = networks.build(cfg, outputs)
-        return SGGANTask(cfg, generator, discriminator, outputs, len(ds.groups))
+        return SGGANTask(cfg, generator, discriminator, outputs, len(ds.groups), context.strategy)
 
 
-def train(cfg):
+def train(cfg, context):
     ds = datasets.prepare(cfg, labelling)
     print(describe(cfg), flush=True)
-    task = _model(cfg, ds)
+    task = _model(cfg, ds, context)
     print(f"training SG-GAN: {len(ds.train.files)} training entries, {len(ds.test.files)} test images, "
           f"groups {', '.join(g.spec for g in ds.groups)}; generator "
           f"{networks.trainable_count(task.generator):,} and discriminator "
@@ -62,7 +62,7 @@ def train(cfg):
              loop.Hook("accuracy", cfg["eval_every"], evaluator.accuracy_hook)]
     if judge is not None:
         hooks.append(loop.Hook("judge", cfg["eval_every"], evaluator.judge_hook))
-    loop.train(cfg, task, make_dataset, hooks, check_data=ds.check_readable)
+    loop.train(cfg, context, task, make_dataset, hooks, check_data=ds.check_readable)
     return 0
 
 
@@ -90,20 +90,20 @@ def _trained_config(cfg):
     return {**cfg, **{k: trained[k] for k in MODEL_FIELDS}}
 
 
-def _restored(cfg, check_images=True):
+def _restored(cfg, context, check_images=True):
     """The trained experiment's dataset, networks and checkpoint (by --test_step, else the latest)."""
     cfg = _trained_config(cfg)
     ds = datasets.prepare(cfg, labelling, check_images=check_images)
-    task = _model(cfg, ds)
+    task = _model(cfg, ds, context)
     checkpoints = loop.open_checkpoints(cfg, task)
     restored = checkpoints.restore_for_use(cfg["test_step"])
     return cfg, ds, task, restored, int(checkpoints.step.numpy())
 
 
-def frechet(cfg):
+def frechet(cfg, context):
     """FID between real test images and their edits (every output), as editing papers report it."""
     extractor = fid.inception_extractor()
-    cfg, ds, task, restored, step = _restored(cfg)
+    cfg, ds, task, restored, step = _restored(cfg, context)
     n = min(cfg["fid_images"], len(ds.test.files))
     pairs = ((batch["image"], tf.concat(task.generator(batch["image"]), 0))
              for batch in pipeline.test_dataset(ds.source, ds.test.first(n), cfg["image_size"], 50, TRANSFORM))
@@ -114,8 +114,8 @@ def frechet(cfg):
     return 0
 
 
-def test(cfg):
-    cfg, ds, task, restored, step = _restored(cfg, check_images=not cfg["input"])
+def test(cfg, context):
+    cfg, ds, task, restored, step = _restored(cfg, context, check_images=not cfg["input"])
     out_dir = os.path.join(cfg["exp_dir"], "test")
     print(f"testing {restored} (iteration {step}); results in {out_dir}", flush=True)
     if cfg["input"] and cfg["align"]:
@@ -141,7 +141,7 @@ def test(cfg):
     return 0
 
 
-def train_classifier(cfg):
+def train_classifier(cfg, context):
     """--mode classifier: train the attribute classifier on the real training images, save it in
     the experiment folder and write its accuracy per group on the real test images."""
     ds = datasets.prepare(cfg, labelling)
@@ -220,9 +220,9 @@ def _photo_to_model(pixels, image_size):
     return pipeline.to_model_range(pixels[top:top + side, left:left + side], image_size, TRANSFORM)
 
 
-def export(cfg):
+def export(cfg, context):
     """Write the trained generator as a SavedModel (see editor.py) into <exp_dir>/export/."""
-    cfg, _, task, restored, step = _restored(cfg, check_images=False)
+    cfg, _, task, restored, step = _restored(cfg, context, check_images=False)
     path = editor.save(task.generator, [o.title for o in task.outputs], cfg["image_size"], editor.CELEBA_TEMPLATE,
                        cfg["exp_dir"])
     keys = ", ".join(editor.output_keys([o.title for o in task.outputs]))

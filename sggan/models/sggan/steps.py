@@ -8,10 +8,10 @@ strategy equals the one-device update at the same global batch.
 """
 import math
 
-import keras
 import tensorflow as tf
 
 from sggan.training import distribute, precision
+from sggan.training.task import Task
 from sggan.models.sggan import losses
 
 
@@ -31,38 +31,31 @@ def lr_decay(step, max_iters, decay_start, floor=0.1):
     return (max_iters - min(step, freeze)) / span
 
 
-class SGGANTask:
+class SGGANTask(Task):
     """Owns the networks, optimisers and random state of one SG-GAN run, and its train steps.
 
     Create it in the strategy's scope. `iteration(step, next_batch)` expects batches laid out
     [batch, n_critic, ...] (pipeline.training_dataset with steps=n_critic), distributed.
     """
 
-    def __init__(self, cfg, generator, discriminator, outputs, n_groups):
-        self.cfg = cfg
+    progress_keys = ("d_loss", "g_loss")
+
+    def __init__(self, cfg, generator, discriminator, outputs, n_groups, strategy):
+        super().__init__(cfg, strategy)
         self.generator, self.discriminator = generator, discriminator
         self.outputs, self.n_groups = outputs, n_groups
-        self.strategy = tf.distribute.get_strategy()
         # epsilon 1e-8 as the original's tf.train.AdamOptimizer (Keras' default is 1e-7)
-        adam = dict(beta_1=cfg["beta1"], beta_2=cfg["beta2"], epsilon=1e-8)
-        self.g_optimizer = precision.optimizer(keras.optimizers.Adam(cfg["learn_rate"], **adam, name="g_adam"),
-                                               cfg["precision"])
-        self.d_optimizer = precision.optimizer(keras.optimizers.Adam(cfg["learn_rate"], **adam, name="d_adam"),
-                                               cfg["precision"])
+        self.g_optimizer = self.adam(cfg["learn_rate"], "g_adam", epsilon=1e-8)
+        self.d_optimizer = self.adam(cfg["learn_rate"], "d_adam", epsilon=1e-8)
         self.g_optimizer.build(generator.trainable_variables)
         self.d_optimizer.build(discriminator.trainable_variables)
         self.rng = tf.random.Generator.from_seed(cfg["seed"])
-        self.global_batch = cfg["batch_size"]
-        # XLA compiles the per-replica gradient computations; collectives stay outside them.
-        self.critic_gradients = tf.function(self._critic_gradients, jit_compile=True) if cfg["jit"] \
-            else self._critic_gradients
-        self.generator_gradients = tf.function(self._generator_gradients, jit_compile=True) if cfg["jit"] \
-            else self._generator_gradients
+        self.critic_gradients = self.compiled(self._critic_gradients)
+        self.generator_gradients = self.compiled(self._generator_gradients)
         # What a checkpoint must hold to resume exactly (see loop.py).
         self.networks = dict(generator=generator, discriminator=discriminator)
         self.optimizers = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer)
         self.state = dict(rng=self.rng)
-        self.progress_keys = ("d_loss", "g_loss")  # what the progress bar shows
 
     def set_learning_rate(self, step):
         rate = self.cfg["learn_rate"] * lr_decay(step, self.cfg["max_iters"], self.cfg["decay_start"])
@@ -124,16 +117,13 @@ class SGGANTask:
         mask_totals = distribute.global_sum(tf.reduce_sum(tf.cast(masks, tf.float32), 0))
         gradients, terms = self.critic_gradients(images, classes, masks, mask_totals, alpha, noise)
         self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
-        return terms, precision.overflowed(self.d_optimizer, gradients)
+        return terms, self.overflowed(self.d_optimizer, gradients)
 
     def generator_step(self, images, noise=None):
         """One generator update on this replica's share of a batch (inside a replica function)."""
         gradients, terms = self.generator_gradients(images, noise)
         self.g_optimizer.apply(gradients, self.generator.trainable_variables)
-        return terms, precision.overflowed(self.g_optimizer, gradients)
-
-    def _mean(self, per_sample):
-        return tf.nn.compute_average_loss(per_sample, global_batch_size=self.global_batch)
+        return terms, self.overflowed(self.g_optimizer, gradients)
 
     def _critic_gradients(self, images, classes, masks, mask_totals, alpha, noise=None):
         cfg, n_out = self.cfg, len(self.outputs)
@@ -147,7 +137,7 @@ class SGGANTask:
             if noisy_classes:  # only the class heads judge noisy reals; adversary and penalty see clean ones
                 logits = self.discriminator(images + noise[:batch])[1]
             real_patch, fake_patches = patch[:batch], tf.split(patch[batch:], n_out)
-            adversarial = tf.add_n([self._mean(losses.critic_loss(cfg["loss"], real_patch, fake))
+            adversarial = tf.add_n([self.mean(losses.critic_loss(cfg["loss"], real_patch, fake))
                                     for fake in fake_patches])
             classification = tf.add_n([
                 tf.reduce_sum(losses.masked_cross_entropy(logits[a][:batch], classes[:, a], masks[:, a],
@@ -159,10 +149,10 @@ class SGGANTask:
                 real_tiled = tf.tile(images, [n_out, 1, 1, 1])
                 per_sample = losses.gradient_penalty(self.discriminator, real_tiled, fakes, alpha,
                                                      precision.loss_scale(self.d_optimizer))
-                penalty = self._mean(per_sample)  # = Σ over the outputs of each output's batch mean
+                penalty = self.mean(per_sample)  # = Σ over the outputs of each output's batch mean
                 total += cfg["lam_gp"] * penalty
             if cfg["lam_gp_cls"] > 0:
-                total += cfg["lam_gp_cls"] * self._mean(
+                total += cfg["lam_gp_cls"] * self.mean(
                     losses.classifier_gradient_penalty(self.discriminator, images))
             scaled = self.d_optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, self.discriminator.trainable_variables)
@@ -184,9 +174,9 @@ class SGGANTask:
                 patch, logits = self.discriminator(critic_input + noise)
             fake_patches = tf.split(patch, n_out)
             fake_logits = [tf.split(group_logits, n_out) for group_logits in logits]  # [group][output]
-            adversarial = tf.add_n([self._mean(losses.generator_adversarial_loss(cfg["loss"], p))
+            adversarial = tf.add_n([self.mean(losses.generator_adversarial_loss(cfg["loss"], p))
                                     for p in fake_patches])
-            classification = tf.add_n([self._mean(losses.cross_entropy(fake_logits[o.group][o.index], o.target))
+            classification = tf.add_n([self.mean(losses.cross_entropy(fake_logits[o.group][o.index], o.target))
                                        for o in self.outputs])
             reconstruction = self._reconstruction(fakes, batch)
             total = adversarial + cfg["lam_cls"] * classification + cfg["lam_recon"] * reconstruction
@@ -210,4 +200,4 @@ class SGGANTask:
         for k, j in pairs:
             per_output.setdefault(k, []).append(losses.l1(fakes[k], self.generator.head(k, features[j], fakes[j])))
         per_sample = tf.add_n([tf.add_n(terms) / len(terms) for terms in per_output.values()]) / len(fakes)
-        return self._mean(per_sample)
+        return self.mean(per_sample)

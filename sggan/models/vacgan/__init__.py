@@ -25,11 +25,11 @@ def validate(cfg):
                         "norm is synchronised between replicas inside the steps XLA would compile; drop --jit")
 
 
-def dry_run(cfg):
+def dry_run(cfg, context):
     from sggan.models.vacgan import runs
-    return runs.dry_run(cfg)
+    return runs.dry_run(cfg, context)
 
 
-def run(cfg):
+def run(cfg, context):
     from sggan.models.vacgan import runs
-    return runs.MODES[cfg["mode"]](cfg)
+    return runs.MODES[cfg["mode"]](cfg, context)

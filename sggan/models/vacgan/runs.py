@@ -19,16 +19,16 @@ from sggan.models.vacgan.steps import VACGANTask
 SHOWN = ("Male", "Smiling", "Black_Hair", "Blond_Hair", "Wearing_Lipstick")
 
 
-def _prepared(cfg, check_images=True):
+def _prepared(cfg, context, check_images=True):
     """The data (every attribute of every image) and the task, made in the strategy's scope."""
     ds = datasets.prepare(cfg, labelling, check_images=check_images)
-    with tf.distribute.get_strategy().scope():
-        return ds, VACGANTask(cfg, len(ds.table.names))
+    with context.strategy.scope():
+        return ds, VACGANTask(cfg, len(ds.table.names), context.strategy)
 
 
-def dry_run(cfg):
+def dry_run(cfg, context):
     """Counts, positives per attribute and model sizes as one JSON-ready dict."""
-    ds, task = _prepared(cfg)
+    ds, task = _prepared(cfg, context)
     summary = {k: v for k, v in ds.summary().items() if k != "groups"}
     positives = ds.train.classes.sum(axis=0)
     return {**summary, "attributes": {name: int(p) for name, p in zip(ds.table.names, positives)},
@@ -44,8 +44,8 @@ def make_dataset(cfg, ds):
     return build
 
 
-def train(cfg):
-    ds, task = _prepared(cfg)
+def train(cfg, context):
+    ds, task = _prepared(cfg, context)
     print(describe(cfg), flush=True)
     names = ds.table.names
     fixed = ds.test.classes[:5]  # five attribute vectors from the data, five noise draws each
@@ -53,9 +53,9 @@ def train(cfg):
     print(f"training VAC+GAN: {len(ds.train.files)} training images, {len(names)} attributes; "
           f"output in {cfg['exp_dir']}", flush=True)
 
-    def samples(step):
+    def samples(done):
         picture = evaluation.sample_grid(task, fixed, labels, draws=5)
-        images.save(picture, os.path.join(cfg["exp_dir"], "samples", f"iter_{step:06d}.png"))
+        images.save(picture, os.path.join(cfg["exp_dir"], "samples", f"iter_{done:06d}.png"))
         return loop.Report(images={"samples": picture})
 
     def agreement(step):
@@ -64,20 +64,20 @@ def train(cfg):
                            message=f"classifier agrees with the requested attributes on {100 * overall:.1f}% "
                                    "of (generated face, attribute) pairs")
 
-    loop.train(cfg, task, make_dataset(cfg, ds),
+    loop.train(cfg, context, task, make_dataset(cfg, ds),
                [loop.Hook("samples", cfg["sample_every"], samples), loop.Hook("agreement", cfg["eval_every"], agreement)],
                check_data=ds.check_readable)
     return 0
 
 
-def _restored(cfg):
+def _restored(cfg, context):
     """The data and the task restored from the experiment's checkpoint (--test_step or the latest)."""
-    ds, task = _prepared(cfg, check_images=cfg["mode"] == "fid")  # sampling reads no image
+    ds, task = _prepared(cfg, context, check_images=cfg["mode"] == "fid")  # sampling reads no image
     return ds, task, loop.open_checkpoints(cfg, task).restore_for_use(cfg["test_step"])
 
 
-def sample(cfg):
-    ds, task, restored = _restored(cfg)
+def sample(cfg, context):
+    ds, task, restored = _restored(cfg, context)
     names = ds.table.names
     vectors, shown = evaluation.parse_settings(cfg["set"] or [], names, ds.test.classes)
     labels = [evaluation.describe_vector(names, v, shown) for v in vectors]
@@ -101,10 +101,10 @@ def fid_listing(cfg, ds):
     return celeba.attribute_list(ds.table, rows), "random images of the whole set"
 
 
-def frechet(cfg):
+def frechet(cfg, context):
     """FID between N real images (see fid_listing) and N faces generated from their attribute vectors."""
     extractor = fid.inception_extractor()
-    ds, task, restored = _restored(cfg)
+    ds, task, restored = _restored(cfg, context)
     listing, described = fid_listing(cfg, ds)
     n = len(listing.files)
     rng = tf.random.Generator.from_seed(cfg["seed"])

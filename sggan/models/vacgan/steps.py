@@ -5,15 +5,15 @@ current tf.distribute strategy. Losses are averaged over the global batch; the n
 generator's dropout draws are made for the global batch (each replica takes its rows), and batch
 norm is synchronised, so an update under a strategy equals the one-device update.
 """
-import keras
 import tensorflow as tf
 
-from sggan.training import distribute, precision
+from sggan.training import distribute
+from sggan.training.task import Task
 from sggan.models.vacgan.losses import hinge_critic_loss, smooth, smoothed_bce
 from sggan.models.vacgan.networks import build
 
 
-class VACGANTask:
+class VACGANTask(Task):
     """Per iteration: n_critic rounds of (critic update, classifier update), each on a fresh real
     batch with fresh noise; then the generator's adversarial and classification updates.
 
@@ -21,33 +21,29 @@ class VACGANTask:
     [batch, n_critic, ...] (pipeline.training_dataset with steps=n_critic), distributed.
     """
 
-    def __init__(self, cfg, n_attributes):
-        self.cfg, self.n_attributes = cfg, n_attributes
-        self.strategy = tf.distribute.get_strategy()
+    progress_keys = ("d_loss", "c_loss", "g_adversarial")
+
+    def __init__(self, cfg, n_attributes, strategy):
+        super().__init__(cfg, strategy)
+        self.n_attributes = n_attributes
         self.generator, self.critic, self.classifier = build(cfg, n_attributes)
-        adam = dict(beta_1=cfg["beta1"], beta_2=cfg["beta2"], epsilon=1e-7)  # the original's Keras default
-        self.d_optimizer = precision.optimizer(keras.optimizers.Adam(cfg["learn_rate"], **adam, name="d_adam"),
-                                               cfg["precision"])
-        self.c_optimizer = precision.optimizer(keras.optimizers.Adam(cfg["learn_rate"], **adam, name="c_adam"),
-                                               cfg["precision"])
-        self.g_optimizer = precision.optimizer(keras.optimizers.Adam(cfg["g_learn_rate"], **adam, name="g_adam"),
-                                               cfg["precision"])
+        # epsilon 1e-7: the original's Keras default
+        self.d_optimizer = self.adam(cfg["learn_rate"], "d_adam", epsilon=1e-7)
+        self.c_optimizer = self.adam(cfg["learn_rate"], "c_adam", epsilon=1e-7)
+        self.g_optimizer = self.adam(cfg["g_learn_rate"], "g_adam", epsilon=1e-7)
         self.d_optimizer.build(self.critic.trainable_variables)
         self.c_optimizer.build(self.classifier.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
         # Noise and dropout draws; in the checkpoint, so a resumed run draws what it would have.
         self.rng = tf.random.Generator.from_seed(cfg["seed"])
-        self.global_batch = cfg["batch_size"]
-        compiled = (lambda f: tf.function(f, jit_compile=True)) if cfg["jit"] else (lambda f: f)
-        self.critic_gradients = compiled(self._critic_gradients)
-        self.adversarial_gradients = compiled(self._adversarial_gradients)
-        self.classification_gradients = compiled(self._classification_gradients)
+        self.critic_gradients = self.compiled(self._critic_gradients)
+        self.adversarial_gradients = self.compiled(self._adversarial_gradients)
+        self.classification_gradients = self.compiled(self._classification_gradients)
         # What a checkpoint must hold to resume exactly (see loop.py).
         self.networks = dict(generator=self.generator, critic=self.critic, classifier=self.classifier)
         self.optimizers = dict(g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
                                c_optimizer=self.c_optimizer)
         self.state = dict(rng=self.rng)
-        self.progress_keys = ("d_loss", "c_loss", "g_adversarial")  # what the progress bar shows
 
     def iteration(self, step, next_batch):
         """One training iteration; returns its losses as tensors (fetched only when logged)."""
@@ -80,37 +76,34 @@ class VACGANTask:
             terms["skipped_updates"] = skipped + overflow  # overflowing float16 updates (see loop.py)
         return terms
 
-    def _mean(self, per_sample):
-        return tf.nn.compute_average_loss(per_sample, global_batch_size=self.global_batch)
-
     def critic_step(self, images, attributes, noise, dropout):
         """The critic's and then the classifier's update on this replica's share of a batch."""
         d_gradients, c_gradients, terms = self.critic_gradients(images, attributes, noise, dropout)
         self.d_optimizer.apply(d_gradients, self.critic.trainable_variables)
         self.c_optimizer.apply(c_gradients, self.classifier.trainable_variables)
-        return terms, precision.overflowed(self.d_optimizer, d_gradients) + \
-            precision.overflowed(self.c_optimizer, c_gradients)
+        return terms, self.overflowed(self.d_optimizer, d_gradients) + \
+            self.overflowed(self.c_optimizer, c_gradients)
 
     def generator_step(self, attributes, noise, dropout):
         """The generator's adversarial update, then its classification update (on the updated generator)."""
         variables = self.generator.trainable_variables
         gradients, adversarial = self.adversarial_gradients(attributes, noise, dropout[0])
         self.g_optimizer.apply(gradients, variables)
-        overflow = precision.overflowed(self.g_optimizer, gradients)
+        overflow = self.overflowed(self.g_optimizer, gradients)
         gradients, classification = self.classification_gradients(attributes, noise, dropout[1])
         self.g_optimizer.apply(gradients, variables)
-        overflow += precision.overflowed(self.g_optimizer, gradients)
+        overflow += self.overflowed(self.g_optimizer, gradients)
         return {"g_adversarial": adversarial, "g_classification": classification}, overflow
 
     def _critic_gradients(self, images, attributes, noise, dropout):
         """As the original: the generator, frozen, is fed the smoothed attributes (see Generator.call)."""
         fakes = self.generator(noise, smooth(attributes), training=True, frozen=True, dropout=dropout)
         with tf.GradientTape() as tape:
-            d_loss = self._mean(hinge_critic_loss(self.critic(images, training=True), self.critic(fakes, training=True)))
+            d_loss = self.mean(hinge_critic_loss(self.critic(images, training=True), self.critic(fakes, training=True)))
             scaled = self.d_optimizer.scale_loss(d_loss)
         d_gradients = tape.gradient(scaled, self.critic.trainable_variables)
         with tf.GradientTape() as tape:
-            c_loss = self._mean(smoothed_bce(self.classifier(images, training=True), attributes))
+            c_loss = self.mean(smoothed_bce(self.classifier(images, training=True), attributes))
             scaled = self.c_optimizer.scale_loss(c_loss)
         c_gradients = tape.gradient(scaled, self.classifier.trainable_variables)
         return d_gradients, c_gradients, {"d_loss": d_loss, "c_loss": c_loss}
@@ -120,14 +113,14 @@ class VACGANTask:
         takes a power-iteration step, as the original's does."""
         with tf.GradientTape() as tape:
             fakes = self.generator(noise, smooth(attributes), training=True, dropout=dropout)
-            loss = self._mean(-self.critic(fakes, training=True))
+            loss = self.mean(-self.critic(fakes, training=True))
             scaled = self.g_optimizer.scale_loss(loss)
         return tape.gradient(scaled, self.generator.trainable_variables), loss
 
     def _classification_gradients(self, attributes, noise, dropout):
         with tf.GradientTape() as tape:
             fakes = self.generator(noise, smooth(attributes), training=True, dropout=dropout)
-            loss = self._mean(smoothed_bce(self.classifier(fakes, training=True, frozen=True), attributes))
+            loss = self.mean(smoothed_bce(self.classifier(fakes, training=True, frozen=True), attributes))
             scaled = self.g_optimizer.scale_loss(loss)
         return tape.gradient(scaled, self.generator.trainable_variables), loss
 
