@@ -219,3 +219,24 @@ def test_periodic_evaluation_reports_the_classifier(experiment, capsys):
     judged = [r for r in rows if "judge/success_needed" in r]
     assert [r["step"] for r in judged] == [2] and 0.0 <= judged[0]["judge/preservation"] <= 1.0
     assert "classifier: success where needed Male" in capsys.readouterr().out
+
+
+def test_identity_share_of_identity_fixed_and_recoloured_outputs():
+    rng = np.random.default_rng(3)
+    inputs = rng.uniform(-1, 1, (20, 32, 32, 3)).astype(np.float32)
+    assert judge.identity_share(inputs, inputs) == 1.0
+    assert judge.identity_share(0.5 * inputs - 0.2, inputs) == 1.0  # brightness and contrast do not count
+    fixed = np.repeat(inputs[3:4], len(inputs), 0)  # one image whatever the input: only input 3 matches
+    assert judge.identity_share(fixed, inputs) == pytest.approx(1 / 20)
+    shuffled = inputs[np.r_[1:20, 0]]  # every output is another input's picture
+    assert judge.identity_share(shuffled, inputs) == 0.0
+
+
+def test_identity_codes_area_resize_by_hand():
+    image = np.zeros((1, 4, 4, 3))
+    image[0, :2, :2] = 1.0  # top-left quarter white
+    codes = judge.identity_codes(image, side=2).reshape(2, 2)
+    assert codes[0, 0] > 0 and codes[0, 1] == codes[1, 0] == codes[1, 1] < 0
+    assert codes.mean() == pytest.approx(0.0) and codes.std() == pytest.approx(1.0)
+    assert judge.area_matrix(3, 2) == pytest.approx(np.array([[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]]))
+
