@@ -240,3 +240,17 @@ def test_identity_codes_area_resize_by_hand():
     assert codes.mean() == pytest.approx(0.0) and codes.std() == pytest.approx(1.0)
     assert judge.area_matrix(3, 2) == pytest.approx(np.array([[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]]))
 
+
+def test_k_class_classifier_predicts_one_class_per_group_and_reports_recalls():
+    model = classifier.build([4, 2], 16)
+    assert [tuple(l.shape) for l in model(tf.zeros((3, 16, 16, 3)))] == [(3, 4), (3, 2)]
+    predicted = model.predict_classes(tf.random.stateless_uniform((5, 16, 16, 3), (1, 2), -1, 1))
+    assert predicted.shape == (5, 2) and predicted[:, 0].max() < 4 and predicted[:, 1].max() < 2
+    classes = np.array([[0, 0], [0, 1], [1, 1], [3, 0], [2, 0]])
+    masks = np.array([[1, 1], [1, 1], [1, 1], [1, 1], [0, 1]], np.float32)
+    guess = np.array([[0, 0], [1, 1], [1, 0], [3, 0], [0, 0]])
+    recalls, balanced = classifier.class_accuracy(guess, classes, masks, [4, 2])
+    assert recalls[0][:2] == [0.5, 1.0] and np.isnan(recalls[0][2]) and recalls[0][3] == 1.0  # class 2 unlabelled
+    assert balanced[0] == pytest.approx(2.5 / 3) and recalls[1] == [1.0, 0.5] and balanced[1] == 0.75
+    weights = classifier.balanced_weights(classes, masks, [4, 2])
+    assert weights[0] == pytest.approx([4 / 8, 4 / 4, 1.0, 4 / 4])  # 2, 1, 0, 1 labelled rows of 4
