@@ -224,3 +224,38 @@ def test_periodic_evaluation_reports_the_classifier(experiment, capsys):
     # resumed at 2 with --eval_every 2: judged after iteration 4 only, logged as step 3
     assert [r["step"] for r in judged] == [3] and 0.0 <= judged[0]["judge/preservation"] <= 1.0
     assert "classifier: success where needed Male" in capsys.readouterr().out
+
+
+def test_identity_share_of_identity_fixed_and_recoloured_outputs():
+    rng = np.random.default_rng(3)
+    inputs = rng.uniform(-1, 1, (20, 32, 32, 3)).astype(np.float32)
+    assert judge.identity_share(inputs, inputs) == 1.0
+    assert judge.identity_share(0.5 * inputs - 0.2, inputs) == 1.0  # brightness and contrast do not count
+    fixed = np.repeat(inputs[3:4], len(inputs), 0)  # one image whatever the input: only input 3 matches
+    assert judge.identity_share(fixed, inputs) == pytest.approx(1 / 20)
+    shuffled = inputs[np.r_[1:20, 0]]  # every output is another input's picture
+    assert judge.identity_share(shuffled, inputs) == 0.0
+
+
+def test_identity_codes_area_resize_by_hand():
+    image = np.zeros((1, 4, 4, 3))
+    image[0, :2, :2] = 1.0  # top-left quarter white
+    codes = judge.identity_codes(image, side=2).reshape(2, 2)
+    assert codes[0, 0] > 0 and codes[0, 1] == codes[1, 0] == codes[1, 1] < 0
+    assert codes.mean() == pytest.approx(0.0) and codes.std() == pytest.approx(1.0)
+    assert judge.area_matrix(3, 2) == pytest.approx(np.array([[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]]))
+
+
+def test_k_class_classifier_predicts_one_class_per_group_and_reports_recalls():
+    model = classifier.build([4, 2], 16)
+    assert [tuple(l.shape) for l in model(tf.zeros((3, 16, 16, 3)))] == [(3, 4), (3, 2)]
+    predicted = model.predict_classes(tf.random.stateless_uniform((5, 16, 16, 3), (1, 2), -1, 1))
+    assert predicted.shape == (5, 2) and predicted[:, 0].max() < 4 and predicted[:, 1].max() < 2
+    classes = np.array([[0, 0], [0, 1], [1, 1], [3, 0], [2, 0]])
+    masks = np.array([[1, 1], [1, 1], [1, 1], [1, 1], [0, 1]], np.float32)
+    guess = np.array([[0, 0], [1, 1], [1, 0], [3, 0], [0, 0]])
+    recalls, balanced = classifier.class_accuracy(guess, classes, masks, [4, 2])
+    assert recalls[0][:2] == [0.5, 1.0] and np.isnan(recalls[0][2]) and recalls[0][3] == 1.0  # class 2 unlabelled
+    assert balanced[0] == pytest.approx(2.5 / 3) and recalls[1] == [1.0, 0.5] and balanced[1] == 0.75
+    weights = classifier.balanced_weights(classes, masks, [4, 2])
+    assert weights[0] == pytest.approx([4 / 8, 4 / 4, 1.0, 4 / 4])  # 2, 1, 0, 1 labelled rows of 4

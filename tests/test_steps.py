@@ -196,3 +196,74 @@ def test_critic_noise_to_the_classifier_leaves_the_adversary_clean(task):
     expected = sum(float(tf.reduce_mean(losses.cross_entropy(tf.split(logits[o.group], n_out)[o.index], o.target)))
                    for o in task.outputs)
     np.testing.assert_allclose(float(g_terms["g_classification"]), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_identity_loss_by_hand_and_only_on_labelled_own_class_rows():
+    """--lam_id: 0 for an identity generator; else the hand-computed mean L1 over the (input, output)
+    pairs whose labelled class is the output's target; unlabelled rows and other classes do not count."""
+    groups = [celeba.Group("age", "single", ("a",)), celeba.Group("g", "single", ("b",))]
+    outputs = output_layout(groups)  # a-on (target 1), a-off (0), b-on (1), b-off (0)
+    images = tf.random.stateless_uniform((3, 4, 4, 3), (1, 1), -1, 1)
+    classes = tf.constant([[1, 0], [0, 0], [1, 1]])
+    masks = tf.constant([[1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    weights = losses.identity_weights(outputs, classes, masks).numpy()
+    np.testing.assert_array_equal(weights, [[1, 0, 0, 1], [0, 0, 0, 1], [1, 0, 0, 0]])
+    assert float(tf.reduce_sum(losses.identity_loss([images] * 4, images, weights))) == 0.0
+    shifts = [0.1, 0.2, 0.3, 0.4]
+    fakes = [images + s for s in shifts]
+    got = float(tf.reduce_sum(losses.identity_loss(fakes, images, weights)))
+    np.testing.assert_allclose(got, (0.1 + 0.4 + 0.4 + 0.1) / 4, rtol=1e-5)
+    # a global count from other replicas divides the same sum
+    np.testing.assert_allclose(float(tf.reduce_sum(losses.identity_loss(fakes, images, weights, 8.0))), 1.0 / 8,
+                               rtol=1e-5)
+    nobody = np.zeros_like(weights)
+    assert float(tf.reduce_sum(losses.identity_loss(fakes, images, nobody))) == 0.0
+
+
+def test_generator_step_reports_and_adds_the_identity_term_only_when_asked(task):
+    images, classes, masks = real_batch()
+    assert "g_identity" not in task._generator_gradients(images)[1]
+    weights = losses.identity_weights(task.outputs, classes, masks)
+    _, terms = task._generator_gradients(images, None, weights, tf.reduce_sum(weights))
+    expected = float(tf.reduce_sum(losses.identity_loss(task.generator(images), images, weights)))
+    np.testing.assert_allclose(float(terms["g_identity"]), expected, rtol=1e-5)
+    assert expected > 0
+
+
+class ShiftGenerator:
+    """A stub generator: output k adds shifts[k] to its input (the trunk passes the image on)."""
+
+    def __init__(self, shifts):
+        self.shifts = shifts
+
+    def trunk(self, images):
+        return images
+
+    def head(self, k, features, images):
+        return images + self.shifts[k]
+
+
+def test_cycle_loss_by_hand_on_labelled_rows_of_the_heads_own_class():
+    """--lam_cycle: x of labelled class c, edited by a partner j, then by c's output k: |x − G(G(x)_j)_k|
+    = |s_j + s_k| for the shift stub; unlabelled rows do not count; an identity generator gives 0."""
+    groups = [celeba.Group("a", "single", ("a",)), celeba.Group("b", "single", ("b",))]
+    outputs = output_layout(groups)  # 0: a on, 1: a off, 2: b on, 3: b off; partners 0<->1, 2<->3
+    task = SGGANTask.__new__(SGGANTask)
+    task.outputs, task.global_batch = outputs, 3
+    images = tf.random.stateless_uniform((3, 4, 4, 3), (1, 1), -1, 1)
+    classes = tf.constant([[1, 0], [0, 0], [1, 1]])
+    masks = tf.constant([[1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    weights = losses.identity_weights(outputs, classes, masks)  # rows: {0, 3}, {3}, {0}
+    partners = tf.constant([float(len(o.partners)) for o in outputs])
+    total = tf.reduce_sum(weights * partners)
+
+    def cycle_of(shifts):
+        task.generator = ShiftGenerator(shifts)
+        fakes = [images + s for s in shifts]
+        found = {}
+        task._reconstruction(fakes, 3, images, weights, total, found)
+        return float(found["loss"])
+    assert cycle_of([0.0] * 4) == 0.0
+    shifts = [0.1, -0.3, 0.2, 0.05]
+    # (k=0, j=1) on rows 0 and 2: |0.1 − 0.3| twice; (k=3, j=2) on rows 0 and 1: |0.05 + 0.2| twice
+    np.testing.assert_allclose(cycle_of(shifts), (0.2 + 0.2 + 0.25 + 0.25) / 4, rtol=1e-5)

@@ -93,6 +93,13 @@ OPTIONS = {
     "lam_gp_cls": Option("weight of a penalty on the input gradient of the critic's class margins, on real "
                          "images (not in the original; 0: none): the critic's classifier cannot then be "
                          "satisfied by pixel speckle", float, minimum=0.0),
+    "lam_id": Option("weight of an identity loss (not in the original; 0: none): each output whose target "
+                     "is a labelled input's own class in its group should return that input (mean L1)",
+                     float, minimum=0.0),
+    "lam_cycle": Option("weight of a cycle loss (not in the original; 0: none): an input's edit by another "
+                        "output of a group, edited back by the output of the input's own (labelled) class, "
+                        "should give the input (mean L1; StarGAN's cycle on the partner pairs)",
+                        float, minimum=0.0),
     "critic_noise": Option("standard deviation of Gaussian noise added to the real and generated images "
                            "the critic sees (which ones: --critic_noise_to), images in [-1, 1] (not in the "
                            "original; 0: none): its classifier then judges a smoothed image, which pixel "

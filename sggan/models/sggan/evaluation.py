@@ -104,7 +104,8 @@ class Evaluator:
         return Report(scalars={f"judge/{k}": v for k, v in summary.items()},
                       message="classifier: success where needed " + ", ".join(
                           f"{n} {f['success_needed']:.2f}" for n, f in zip(output_names(self.outputs), figures))
-                      + f"; preservation {summary['preservation']:.3f}; collapsed outputs {summary['collapsed']}")
+                      + f"; preservation {summary['preservation']:.3f}; identity {summary['identity']:.2f}; "
+                      f"collapsed outputs {summary['collapsed']}")
 
     def judge_batches(self, batches):
         """judge.output_figures of every output over (images, classes, masks) batches."""
@@ -162,7 +163,8 @@ def judge_summary(figures):
     return {"success_needed": float(np.mean(present("success_needed"))) if present("success_needed") else float("nan"),
             "min_success_needed": min(present("success_needed"), default=float("nan")),
             "preservation": float(np.mean(present("preservation"))) if present("preservation") else float("nan"),
-            "l1": float(np.mean(present("l1"))), "collapsed": int(sum(f["collapsed"] for f in figures))}
+            "l1": float(np.mean(present("l1"))), "collapsed": int(sum(f["collapsed"] for f in figures)),
+            "identity": float(np.mean(present("identity"))) if present("identity") else float("nan")}
 
 
 def metrics_report(groups, outputs, accuracy, success, distance, count, figures=None, classifier_accuracy=None):
@@ -209,12 +211,13 @@ def metrics_table(report):
     else:
         lines = ["judged by the attribute classifier (not the critic):",
                  f"{'output':24s} {'succ all':>8s} {'succ need':>9s} {'preserv':>7s} {'L1':>6s} "
-                 f"{'L1 kept':>7s} {'PSNR kept':>9s} {'collapsed':>9s}"]
+                 f"{'L1 kept':>7s} {'PSNR kept':>9s} {'spread':>6s} {'ident':>5s} {'collapsed':>9s}"]
         for name in judged["output_order"]:
             f = judged["outputs"][name]
             lines.append(f"{name:24s} {_cell(f['success'], 8)} {_cell(f['success_needed'], 9)} "
                          f"{_cell(f['preservation'], 7)} {_cell(f['l1'], 6)} {_cell(f['l1_kept'], 7)} "
-                         f"{_cell(f['psnr_kept'], 9, '.2f')} {'YES' if f['collapsed'] else 'no':>9s}")
+                         f"{_cell(f['psnr_kept'], 9, '.2f')} {_cell(f['spread_ratio'], 6, '.2f')} "
+                         f"{_cell(f.get('identity'), 5, '.2f')} {'YES' if f['collapsed'] else 'no':>9s}")
     lines += ["the critic's own figures (the generator is trained to satisfy them):",
               f"{'group':36s} {'acc(real)':>9s} {'succ on':>8s} {'succ off':>8s} {'L1 on':>7s} {'L1 off':>7s}"]
     for spec, m in report["critic"].items():

@@ -8,7 +8,8 @@ Per output (see outputs.py: the group a it edits and its target class t):
   equals the prediction on the input;
 - l1: mean |output − input| per pixel (images in [−1, 1]);
 - l1_kept / psnr_kept: over labelled inputs already of class t, how close the output stays;
-- spread_ratio and collapsed: see spread_ratio.
+- spread_ratio and collapsed: see spread_ratio;
+- identity: see identity_share (over the same images as spread_ratio).
 """
 import numpy as np
 
@@ -46,15 +47,49 @@ def spread_ratio(outputs, inputs):
     return mean_pairwise_l1(outputs) / spread_in if spread_in > 0 else float("nan")
 
 
+IDENTITY_SIDE = 16  # identity_share compares images at this size
+
+
+def area_matrix(size, side):
+    """[side, size]: row i averages the input pixels under output pixel i (area resampling)."""
+    scale = size / side
+    matrix = np.zeros((side, size))
+    for i in range(side):
+        lo, hi = i * scale, (i + 1) * scale
+        for j in range(int(np.floor(lo)), min(size, int(np.ceil(hi)))):
+            matrix[i, j] = (min(hi, j + 1) - max(lo, j)) / scale
+    return matrix
+
+
+def identity_codes(images, side=IDENTITY_SIDE):
+    """Per image: grayscale, area-resized to side x side, minus its mean, over its std, flattened: [B, side²]."""
+    images = np.asarray(images, np.float64)
+    gray = images @ np.array([0.299, 0.587, 0.114])
+    rows, cols = area_matrix(gray.shape[1], side), area_matrix(gray.shape[2], side)
+    small = np.einsum("ij,bjk,lk->bil", rows, gray, cols).reshape(len(images), -1)
+    small = small - small.mean(axis=1, keepdims=True)
+    return small / np.maximum(small.std(axis=1, keepdims=True), 1e-8)
+
+
+def identity_share(outputs, inputs):
+    """Share of the outputs whose nearest input (highest correlation of identity_codes) is their
+    own input: 1 for a generator that keeps who is in the picture, about 1/B for one fixed image
+    whatever the input."""
+    if len(inputs) == 0:
+        return float("nan")
+    correlation = identity_codes(outputs) @ identity_codes(inputs).T
+    return float(np.mean(np.argmax(correlation, axis=1) == np.arange(len(outputs))))
+
+
 def _mean(values):
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def output_figures(a, t, predicted_in, predicted_out, classes, masks, l1, psnr, ratio):
+def output_figures(a, t, predicted_in, predicted_out, classes, masks, l1, psnr, ratio, identity=float("nan")):
     """The figures of the output editing group a towards class t, from NumPy arrays over the test images.
 
     predicted_in, predicted_out, classes: [N, groups] classes; masks: [N, groups] (1 = labelled);
-    l1, psnr: [N] output vs input; ratio: its spread_ratio.
+    l1, psnr: [N] output vs input; ratio: its spread_ratio; identity: its identity_share.
     """
     labelled = masks[:, a] > 0
     needed = labelled & (classes[:, a] != t)
@@ -66,7 +101,7 @@ def output_figures(a, t, predicted_in, predicted_out, classes, masks, l1, psnr, 
         "success": _mean(hit), "success_needed": _mean(hit[needed]), "needed": int(needed.sum()),
         "preservation": _mean(same.ravel()) if others else float("nan"),
         "l1": _mean(l1), "l1_kept": _mean(l1[kept]), "psnr_kept": _mean(psnr[kept]), "kept": int(kept.sum()),
-        "spread_ratio": float(ratio), "collapsed": bool(ratio < COLLAPSE_RATIO),
+        "spread_ratio": float(ratio), "collapsed": bool(ratio < COLLAPSE_RATIO), "identity": float(identity),
     }
 
 
@@ -101,5 +136,6 @@ class JudgeTally:
         pred_in, classes, masks = cat(self.pred_in), cat(self.classes), cat(self.masks)
         spread_in = cat(self.spread_in)
         return [output_figures(o.group, o.target, pred_in, cat(self.pred_out[k]), classes, masks, cat(self.l1[k]),
-                               cat(self.psnr[k]), spread_ratio(cat(self.spread_out[k]), spread_in))
+                               cat(self.psnr[k]), spread_ratio(cat(self.spread_out[k]), spread_in),
+                               identity_share(cat(self.spread_out[k]), spread_in))
                 for k, o in enumerate(self.outputs)]

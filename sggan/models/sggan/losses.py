@@ -93,3 +93,23 @@ def classifier_gradient_penalty(critic, images):
         total += tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3])
     del tape
     return total
+
+
+def identity_weights(outputs, classes, masks):
+    """[B, outputs]: 1 where the input is labelled in output o's group with o's target class (o should
+    then return the input unchanged), else 0. `outputs` as outputs.py lays them out."""
+    columns = [masks[:, o.group] * tf.cast(tf.equal(tf.cast(classes[:, o.group], tf.int32), o.target), tf.float32)
+               for o in outputs]
+    return tf.stack(columns, 1)
+
+
+def identity_loss(fakes, images, weights, total=None):
+    """Σ over outputs o and inputs i of weights[i, o]·L1(G(x_i)_o, x_i) / max(1, Σ weights) (see
+    --lam_id), as per-sample terms whose plain sum is that value (no own-class row: 0).
+
+    Under a distribution strategy `total` is Σ weights over the global batch, so the replicas' sums
+    add up to the one-device value (as masked_cross_entropy).
+    """
+    per_output = tf.stack([l1(fake, images) for fake in fakes], 1)  # [B, outputs]
+    total = tf.reduce_sum(weights) if total is None else total
+    return tf.reduce_sum(weights * per_output, 1) / tf.maximum(1.0, total)

@@ -49,7 +49,7 @@ def train(cfg, context):
           f"{networks.trainable_count(task.generator):,} and discriminator "
           f"{networks.trainable_count(task.discriminator):,} parameters; output in {cfg['exp_dir']}",
           flush=True)
-    judge = attribute_classifier.load(cfg["exp_dir"], len(ds.groups))
+    judge = attribute_classifier.load(cfg["exp_dir"], [g.n_classes for g in ds.groups])
     print("the periodic evaluation includes the attribute classifier's verdict on the edits" if judge
           else f"note: {evaluation.NO_CLASSIFIER}", flush=True)
     evaluator = evaluation.Evaluator(cfg, ds, task, judge)
@@ -120,7 +120,7 @@ def test(cfg, context):
     print(f"testing {restored} (iteration {step}); results in {out_dir}", flush=True)
     if cfg["input"] and cfg["align"]:
         return _whole_photos(cfg, task, os.path.join(out_dir, "photos"))
-    judge = attribute_classifier.load(cfg["exp_dir"], len(ds.groups))
+    judge = attribute_classifier.load(cfg["exp_dir"], [g.n_classes for g in ds.groups])
     evaluator = evaluation.Evaluator(cfg, ds, task, judge)
     if cfg["input"]:
         batches = _photo_batches(cfg, len(ds.groups))
@@ -145,10 +145,6 @@ def train_classifier(cfg, context):
     """--mode classifier: train the attribute classifier on the real training images, save it in
     the experiment folder and write its accuracy per group on the real test images."""
     ds = datasets.prepare(cfg, labelling)
-    many = [g.spec for g in ds.groups if g.n_classes != 2]
-    if many:
-        raise UserError(f"the attribute classifier judges two-class groups only; {', '.join(many)} "
-                        "has more classes")
     size = cfg["image_size"]
     print(f"training the attribute classifier at {size}x{size} for {cfg['classifier_steps']} steps "
           f"on {len(np.unique(ds.train.rows))} real training images (every label)", flush=True)
@@ -156,10 +152,15 @@ def train_classifier(cfg, context):
                                        log=lambda text: print(text, flush=True))
     path = attribute_classifier.save(model, cfg["exp_dir"], size)
     accuracy = _classifier_accuracy(model, ds, ds.test)
-    report = {"accuracy": accuracy, "test_images": len(ds.test.files), "image_size": size,
-              "steps": cfg["classifier_steps"], "weights": path}
+    per_class, balanced = _classifier_class_accuracy(model, ds, ds.test)
+    report = {"accuracy": accuracy, "balanced_accuracy": balanced, "per_class_accuracy": per_class,
+              "test_images": len(ds.test.files), "image_size": size, "steps": cfg["classifier_steps"],
+              "weights": path}
     write_json(os.path.join(cfg["exp_dir"], "classifier.json"), report)
     print("classifier accuracy on the real test images: " + ", ".join(f"{k} {v:.3f}" for k, v in accuracy.items()))
+    for spec, recalls in per_class.items():
+        print(f"  {spec}: balanced accuracy {balanced[spec]:.3f}; per class "
+              + ", ".join(f"{name} {value:.3f}" for name, value in recalls.items()))
     return 0
 
 
@@ -167,6 +168,15 @@ def _classifier_accuracy(model, ds, listing):
     predicted, positions = attribute_classifier.predictions(model, ds, listing, model.image_size)
     values = attribute_classifier.accuracy(predicted, listing.classes[positions], listing.masks[positions])
     return {group.spec: value for group, value in zip(ds.groups, values)}
+
+
+def _classifier_class_accuracy(model, ds, listing):
+    """Per group: {class name: recall} and the balanced accuracy, on the real images of `listing`."""
+    predicted, positions = attribute_classifier.predictions(model, ds, listing, model.image_size)
+    recalls, balanced = attribute_classifier.class_accuracy(predicted, listing.classes[positions],
+                                                            listing.masks[positions], model.group_classes)
+    per_class = {g.spec: dict(zip(g.class_names, r)) for g, r in zip(ds.groups, recalls)}
+    return per_class, {g.spec: b for g, b in zip(ds.groups, balanced)}
 
 
 def _whole_photos(cfg, task, out_dir):

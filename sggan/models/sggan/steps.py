@@ -106,7 +106,8 @@ class SGGANTask(Task):
                                                  batches["masks"][:, c], alpha, noises[c])
             skipped += overflow
         g_noise = None if noise is None else noises[-1][rows:]
-        g_terms, overflow = self.generator_step(batches["image"][:, -1], g_noise)
+        g_terms, overflow = self.generator_step(batches["image"][:, -1], g_noise, batches["classes"][:, -1],
+                                                batches["masks"][:, -1])
         terms = {**d_terms, **g_terms}
         if self.cfg["precision"] == "mixed_float16":
             terms["skipped_updates"] = skipped + overflow  # overflowing float16 updates (see loop.py)
@@ -119,9 +120,18 @@ class SGGANTask(Task):
         self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
         return terms, self.overflowed(self.d_optimizer, gradients)
 
-    def generator_step(self, images, noise=None):
-        """One generator update on this replica's share of a batch (inside a replica function)."""
-        gradients, terms = self.generator_gradients(images, noise)
+    def generator_step(self, images, noise=None, classes=None, masks=None):
+        """One generator update on this replica's share of a batch (inside a replica function).
+
+        classes, masks: the batch's labels, which --lam_id and --lam_cycle need (None: those terms are
+        left out)."""
+        id_weights = id_total = cycle_total = None
+        if (self.cfg.get("lam_id", 0) > 0 or self.cfg.get("lam_cycle", 0) > 0) and classes is not None:
+            id_weights = losses.identity_weights(self.outputs, classes, masks)
+            id_total = distribute.global_sum(tf.reduce_sum(id_weights))
+            partners = tf.constant([float(len(o.partners)) for o in self.outputs])
+            cycle_total = distribute.global_sum(tf.reduce_sum(id_weights * partners))
+        gradients, terms = self.generator_gradients(images, noise, id_weights, id_total, cycle_total)
         self.g_optimizer.apply(gradients, self.generator.trainable_variables)
         return terms, self.overflowed(self.g_optimizer, gradients)
 
@@ -159,7 +169,7 @@ class SGGANTask(Task):
         return gradients, {"d_loss": total, "d_adversarial": adversarial, "d_classification": classification,
                            "d_penalty": penalty}
 
-    def _generator_gradients(self, images, noise=None):
+    def _generator_gradients(self, images, noise=None, id_weights=None, id_total=None, cycle_total=None):
         cfg, n_out = self.cfg, len(self.outputs)
         batch = tf.shape(images)[0]
         with tf.GradientTape() as tape:
@@ -178,26 +188,44 @@ class SGGANTask(Task):
                                     for p in fake_patches])
             classification = tf.add_n([self.mean(losses.cross_entropy(fake_logits[o.group][o.index], o.target))
                                        for o in self.outputs])
-            reconstruction = self._reconstruction(fakes, batch)
+            cycle = {} if id_weights is not None else None
+            reconstruction = self._reconstruction(fakes, batch, images, id_weights, cycle_total, cycle)
             total = adversarial + cfg["lam_cls"] * classification + cfg["lam_recon"] * reconstruction
+            terms = {}
+            if id_weights is not None:  # --lam_id: outputs whose target is the input's own class keep the input
+                terms["g_identity"] = tf.reduce_sum(losses.identity_loss(fakes, images, id_weights, id_total))
+                total += cfg.get("lam_id", 0) * terms["g_identity"]
+                terms["g_cycle"] = cycle["loss"]  # --lam_cycle: back to the input's own class gives the input
+                total += cfg.get("lam_cycle", 0) * terms["g_cycle"]
             scaled = self.g_optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, self.generator.trainable_variables)
         return gradients, {"g_loss": total, "g_adversarial": adversarial, "g_classification": classification,
-                           "g_reconstruction": reconstruction}
+                           "g_reconstruction": reconstruction, **terms}
 
-    def _reconstruction(self, fakes, batch):
+    def _reconstruction(self, fakes, batch, images=None, id_weights=None, cycle_total=None, cycle=None):
         """Mean over outputs k of the mean over k's partners j of |x_k − G(x_j)_k| (outputs.py).
 
         For two-class groups that is |x_{a,1} − G(x_{a,0})_{a,1}| and |x_{a,0} − G(x_{a,1})_{a,0}|,
         the original's. The trunk runs once on every fake that is somebody's partner; each head is
         then applied only to its partners' features.
+
+        With a dict `cycle` (and the inputs, losses.identity_weights and their partner-weighted global
+        sum) it also puts there cycle["loss"], --lam_cycle's term: Σ over the same (k, j) of
+        |x − G(x_j)_k| on the labelled inputs x whose class is k's target, over their count.
         """
         pairs = [(o.index, j) for o in self.outputs for j in o.partners]
         sources = list(dict.fromkeys(j for _, j in pairs))  # partners in order of first use
         features = dict(zip(sources, tf.split(self.generator.trunk(tf.concat([fakes[j] for j in sources], 0)),
                                               len(sources))))
-        per_output = {}
+        per_output, cycled = {}, []
         for k, j in pairs:
-            per_output.setdefault(k, []).append(losses.l1(fakes[k], self.generator.head(k, features[j], fakes[j])))
+            back = self.generator.head(k, features[j], fakes[j])
+            per_output.setdefault(k, []).append(losses.l1(fakes[k], back))
+            if cycle is not None:
+                cycled.append(id_weights[:, k] * losses.l1(back, images))
+        if cycle is not None:
+            count = cycle_total if cycle_total is not None else tf.reduce_sum(
+                id_weights * tf.constant([float(len(o.partners)) for o in self.outputs]))
+            cycle["loss"] = tf.reduce_sum(tf.add_n(cycled)) / tf.maximum(1.0, count)
         per_sample = tf.add_n([tf.add_n(terms) / len(terms) for terms in per_output.values()]) / len(fakes)
         return self.mean(per_sample)
