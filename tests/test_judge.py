@@ -60,6 +60,9 @@ def judged(generator, batches):
     return evaluator.judge_batches(batches)
 
 
+WHOLE = {"spread_ratio": 1.0, "collapsed": False, "identity": 1.0, "identity_lost": False}  # integrity() of a fine output
+
+
 def test_identity_generator_changes_nothing_where_a_change_is_needed():
     batches, classes = stub_batches()
     figures = judged(lambda images: [tf.identity(images)] * (2 * GROUPS), batches)
@@ -70,6 +73,7 @@ def test_identity_generator_changes_nothing_where_a_change_is_needed():
         assert f["preservation"] == 1.0 and f["l1"] == 0.0 and f["l1_kept"] == 0.0
         assert f["psnr_kept"] == pytest.approx(10 * np.log10(4 / 1e-10))  # the floor of the squared error
         assert f["spread_ratio"] == pytest.approx(1.0) and not f["collapsed"]
+        assert f["identity"] == 1.0 and not f["identity_lost"]
 
 
 def test_perfect_editor_succeeds_and_preserves():
@@ -87,6 +91,8 @@ def test_one_fixed_image_per_output_is_flagged_collapsed():
         return [tf.constant(np.repeat(fixed[k][None], len(images), 0)) for k in range(2 * GROUPS)]
     figures = judged(constant, batches)
     assert all(f["collapsed"] and f["spread_ratio"] == 0.0 for f in figures)
+    n = min(judge.SPREAD_IMAGES, sum(len(b[0]) for b in batches))
+    assert all(f["identity_lost"] and f["identity"] <= 1.0 / n for f in figures)  # at most its own row's input
 
 
 def test_preservation_counts_other_groups_and_l1_psnr_by_hand():
@@ -97,12 +103,12 @@ def test_preservation_counts_other_groups_and_l1_psnr_by_hand():
     masks = np.array([[1, 1, 1, 1], [1, 1, 0, 1]], np.float32)
     outputs = inputs + 0.1
     l1, psnr = judge.per_image_l1(outputs, inputs), judge.per_image_psnr(outputs, inputs)
-    f = judge.output_figures(0, 1, predicted_in, predicted_out, classes, masks, l1, psnr, 1.0)  # group 0 on
+    f = judge.output_figures(0, 1, predicted_in, predicted_out, classes, masks, l1, psnr, WHOLE)  # group 0 on
     assert f["success"] == 1.0 and f["needed"] == 1 and f["success_needed"] == 1.0  # only image 1 needed it
     assert f["preservation"] == pytest.approx(3 / 6)  # groups 1-3: image 0 keeps 2 of 3, image 1 keeps 1 of 3
     assert f["kept"] == 1 and f["l1_kept"] == pytest.approx(0.1)
     assert f["psnr_kept"] == pytest.approx(10 * np.log10(4 / 0.01))
-    hair = judge.output_figures(2, 1, predicted_in, predicted_out, classes, masks, l1, psnr, 1.0)  # group 2 on
+    hair = judge.output_figures(2, 1, predicted_in, predicted_out, classes, masks, l1, psnr, WHOLE)  # group 2 on
     assert hair["needed"] == 1 and hair["kept"] == 0 and np.isnan(hair["l1_kept"])  # image 1 unlabelled there
 
 
@@ -259,3 +265,32 @@ def test_k_class_classifier_predicts_one_class_per_group_and_reports_recalls():
     assert balanced[0] == pytest.approx(2.5 / 3) and recalls[1] == [1.0, 0.5] and balanced[1] == 0.75
     weights = classifier.balanced_weights(classes, masks, [4, 2])
     assert weights[0] == pytest.approx([4 / 8, 4 / 4, 1.0, 4 / 4])  # 2, 1, 0, 1 labelled rows of 4
+
+
+def test_a_run_whose_outputs_collapse_is_warned_at_once(demo_dir, tmp_path, capsys, monkeypatch):
+    """The integrity check runs in every periodic evaluation, classifier or not: a generator whose
+    outputs are one fixed image each is named at the iteration, and logged for TensorBoard/losses.jsonl."""
+    fixed = tf.random.stateless_uniform((1, 16, 16, 3), (1, 2), -1, 1)
+
+    def collapsed(self, batch):
+        return [tf.repeat(fixed, tf.shape(batch)[0], 0) for _ in self.outputs]
+    monkeypatch.setattr(evaluation.Evaluator, "_generate", collapsed)
+    cfg = make_cfg("--data_dir", demo_dir, "--exp_dir", tmp_path / "exp", *TINY, "--max_iters", "2",
+                   "--attributes", "Male")
+    runs.train(cfg, local_context())
+    out = capsys.readouterr().out
+    assert "warning: after iteration 1, outputs collapsed to one face whatever the input" in out
+    assert "Male, not Male" in out
+    rows = [json.loads(line) for line in open(os.path.join(cfg["exp_dir"], "losses.jsonl"))]
+    logged = [r for r in rows if "integrity/collapsed_outputs" in r]
+    assert [r["integrity/collapsed_outputs"] for r in logged] == [2, 2]  # after iterations 1 and 2
+    assert all(r["integrity/spread/Male"] == 0.0 for r in logged)
+
+
+def test_integrity_of_identity_and_fixed_outputs():
+    inputs = np.random.default_rng(3).uniform(-1, 1, (12, 8, 8, 3))
+    assert judge.integrity(inputs, inputs) == {"spread_ratio": 1.0, "collapsed": False, "identity": 1.0,
+                                               "identity_lost": False}
+    fixed = np.repeat(inputs[:1], 12, 0)
+    figures = judge.integrity(fixed, inputs)
+    assert figures["collapsed"] and figures["identity_lost"] and figures["identity"] == pytest.approx(1 / 12)

@@ -1,6 +1,7 @@
 """Looking at an SG-GAN: sample grids, the critic's accuracy on real faces, test mode and metrics."""
 import math
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +27,26 @@ def column_titles(outputs):
 def output_names(outputs):
     """The outputs' readable names in output order (`Male`, `not Male`, `Blond Hair`, …)."""
     return [o.title for o in outputs]
+
+
+@dataclass
+class TestPass:
+    """What one pass of the generator over test images gives (Evaluator.manipulate)."""
+    count: int            # images edited
+    success: np.ndarray   # per output: share the critic puts in the output's target class
+    distance: np.ndarray  # per output: mean L1 to the input
+    integrity: list       # per output: judge.integrity() (collapse and identity; no classifier needed)
+    figures: list = None  # per output: judge.output_figures() by the classifier (None without one)
+
+
+def integrity_warning(done, names, figures):
+    """One console line naming the outputs that collapsed or lost identity, or '' when none did."""
+    collapsed = [n for n, f in zip(names, figures) if f["collapsed"]]
+    lost = [n for n, f in zip(names, figures) if f["identity_lost"] and not f["collapsed"]]
+    problems = ([f"collapsed to one face whatever the input (spread < {judge.COLLAPSE_RATIO}): "
+                 + ", ".join(collapsed)] if collapsed else []) + \
+               ([f"lost the input's identity (identity < {judge.IDENTITY_MIN}): " + ", ".join(lost)] if lost else [])
+    return f"warning: after iteration {done}, outputs " + "; ".join(problems) if problems else ""
 
 
 class Evaluator:
@@ -95,6 +116,27 @@ class Evaluator:
         return Report(scalars={f"accuracy/{k}": v for k, v in result.items()},
                       message="critic's test accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items()))
 
+    def integrity_hook(self, done):
+        """A hook body: collapse and identity of every output on the first judge.SPREAD_IMAGES test
+        images (no classifier needed), logged per output; a warning names the outputs that fail."""
+        listing = self.dataset.test.first(judge.SPREAD_IMAGES)
+        tally = judge.IntegrityTally(len(self.outputs))
+        for batch in self.test_batches(listing, judge.SPREAD_IMAGES):
+            tally.add(batch["image"].numpy(), [e.numpy() for e in self._generate(batch["image"])])
+        figures, names = tally.figures(), output_names(self.outputs)
+        scalars = {**{f"integrity/spread/{n}": f["spread_ratio"] for n, f in zip(names, figures)},
+                   **{f"integrity/identity/{n}": f["identity"] for n, f in zip(names, figures)},
+                   "integrity/collapsed_outputs": sum(f["collapsed"] for f in figures),
+                   "integrity/identity_lost_outputs": sum(f["identity_lost"] for f in figures)}
+        summary = (f"outputs' spread ratio {min(f['spread_ratio'] for f in figures):.2f}-"
+                   f"{max(f['spread_ratio'] for f in figures):.2f}, identity "
+                   f"{min(f['identity'] for f in figures):.2f}-{max(f['identity'] for f in figures):.2f}")
+        return Report(scalars=scalars, message=integrity_warning(done, names, figures) or summary)
+
+    @tf.function
+    def _generate(self, batch):
+        return self.generator(batch)
+
     def judge_hook(self, step):
         """A hook body: the classifier's verdict on the edits of the first EVAL_IMAGES test images."""
         listing = self.dataset.test.first(EVAL_IMAGES)
@@ -120,16 +162,14 @@ class Evaluator:
         tally.add(inputs, edits, self.classifier.predict_classes(inputs), predicted_out, classes, masks)
 
     def manipulate(self, batches, grid_dir, save_single=False):
-        """Edit every image of (images, names, classes, masks) batches, write one grid per batch.
-
-        Returns the critic's success and L1 per output, the image count, and the classifier's
-        judge.output_figures per output (None without a classifier).
-        """
+        """Edit every image of (images, names, classes, masks) batches, write one grid per batch;
+        the figures of the pass as a TestPass."""
         success = np.zeros(len(self.outputs))
         distance = np.zeros(len(self.outputs))
         count = 0
         titles = column_titles(self.outputs)
         tally = judge.JudgeTally(self.outputs) if self.classifier is not None else None
+        integrity = judge.IntegrityTally(len(self.outputs))
         for number, (batch, names, classes, masks) in enumerate(batches):
             edits, logits = self._edit(batch)
             edits = [e.numpy() for e in edits]
@@ -139,13 +179,15 @@ class Evaluator:
                 distance[o.index] += np.sum(judge.per_image_l1(edits[o.index], batch.numpy()))
             if tally is not None:
                 self._tally(tally, batch.numpy(), edits, classes, masks)
+            integrity.add(batch.numpy(), edits)
             count += len(names)
             picture = images.grid([batch.numpy()] + edits, titles)
             images.save(picture, os.path.join(grid_dir, f"grid_{number:04d}.png"))
             if save_single:
                 self._save_single(grid_dir, names, edits, titles[1:])
-        figures = tally.figures() if tally is not None and count else None
-        return success / max(count, 1), distance / max(count, 1), count, figures
+        return TestPass(count, success / max(count, 1), distance / max(count, 1),
+                        integrity.figures() if count else [],
+                        tally.figures() if tally is not None and count else None)
 
     def _save_single(self, grid_dir, names, outputs, titles):
         for k, title in enumerate(titles):
@@ -167,10 +209,20 @@ def judge_summary(figures):
             "identity": float(np.mean(present("identity"))) if present("identity") else float("nan")}
 
 
-def metrics_report(groups, outputs, accuracy, success, distance, count, figures=None, classifier_accuracy=None):
-    """metrics.json's content: the classifier's figures per output (or why there are none) and
-    the critic's per group (its accuracy on real images, its success, L1 to the input)."""
-    report = {"images": int(count), "critic": {}}
+def metrics_report(groups, outputs, accuracy, result, classifier_accuracy=None):
+    """metrics.json's content: collapse and identity per output (always), the classifier's figures
+    per output (or why there are none) and the critic's per group (its accuracy on real images,
+    its success, L1 to the input)."""
+    names = output_names(outputs)
+    success, distance, figures = result.success, result.distance, result.figures
+    report = {"images": int(result.count), "integrity": {
+        "outputs": dict(zip(names, result.integrity)),
+        "collapsed": [n for n, f in zip(names, result.integrity) if f["collapsed"]],
+        "identity_lost": [n for n, f in zip(names, result.integrity) if f["identity_lost"]],
+        "rule": f"collapsed: spread_ratio < {judge.COLLAPSE_RATIO} (mean pairwise L1 of the outputs over that of "
+                f"their inputs); identity lost: identity < {judge.IDENTITY_MIN} (share of outputs whose nearest "
+                f"input, by correlation of normalised {judge.IDENTITY_SIDE}x{judge.IDENTITY_SIDE} grayscale, is "
+                f"their own); over the first {judge.SPREAD_IMAGES} images"}, "critic": {}}
     for a, group in enumerate(groups):  # two-class groups: on/off; larger groups: one entry per class
         mine = group_outputs(outputs, a)
         entry = {"accuracy_real": accuracy.get(group.spec) if accuracy else None,
@@ -187,7 +239,6 @@ def metrics_report(groups, outputs, accuracy, success, distance, count, figures=
     if figures is None:
         report["classifier"], report["classifier_note"] = None, NO_CLASSIFIER
     else:
-        names = output_names(outputs)
         report["classifier"] = {
             "accuracy_real": classifier_accuracy,
             "outputs": dict(zip(names, figures)), "output_order": names,
@@ -204,12 +255,19 @@ def _cell(value, width, fmt=".3f"):
 
 
 def metrics_table(report):
-    """The console table: the classifier's figures per output first, then the critic's per group."""
+    """The console table: collapse and identity per output first, then the classifier's figures
+    per output, then the critic's per group."""
+    kept = report["integrity"]
+    lines = ["collapse and identity (no classifier needed):",
+             f"{'output':24s} {'spread':>6s} {'collapsed':>9s} {'identity':>8s} {'lost':>5s}"]
+    lines += [f"{name:24s} {_cell(f['spread_ratio'], 6, '.2f')} {'YES' if f['collapsed'] else 'no':>9s} "
+              f"{_cell(f['identity'], 8, '.2f')} {'YES' if f['identity_lost'] else 'no':>5s}"
+              for name, f in kept["outputs"].items()]
     judged = report.get("classifier")
     if judged is None:
-        lines = [f"classifier: {report.get('classifier_note', NO_CLASSIFIER)}"]
+        lines += [f"classifier: {report.get('classifier_note', NO_CLASSIFIER)}"]
     else:
-        lines = ["judged by the attribute classifier (not the critic):",
+        lines += ["judged by the attribute classifier (not the critic):",
                  f"{'output':24s} {'succ all':>8s} {'succ need':>9s} {'preserv':>7s} {'L1':>6s} "
                  f"{'L1 kept':>7s} {'PSNR kept':>9s} {'spread':>6s} {'ident':>5s} {'collapsed':>9s}"]
         for name in judged["output_order"]:

@@ -8,8 +8,8 @@ Per output (see outputs.py: the group a it edits and its target class t):
   equals the prediction on the input;
 - l1: mean |output − input| per pixel (images in [−1, 1]);
 - l1_kept / psnr_kept: over labelled inputs already of class t, how close the output stays;
-- spread_ratio and collapsed: see spread_ratio;
-- identity: see identity_share (over the same images as spread_ratio).
+- spread_ratio, collapsed, identity, identity_lost: see integrity (these need no classifier, and
+  test mode and training report them always).
 """
 import numpy as np
 
@@ -81,15 +81,45 @@ def identity_share(outputs, inputs):
     return float(np.mean(np.argmax(correlation, axis=1) == np.arange(len(outputs))))
 
 
+# An output has "lost identity" when fewer than this share of its images are nearest to their own input.
+IDENTITY_MIN = 0.5
+
+
+def integrity(outputs, inputs):
+    """What needs no classifier: is the output one face whatever the input (spread_ratio below
+    COLLAPSE_RATIO), and does it keep who is in the picture (identity_share at least IDENTITY_MIN)?"""
+    ratio, identity = spread_ratio(outputs, inputs), identity_share(outputs, inputs)
+    return {"spread_ratio": float(ratio), "collapsed": bool(ratio < COLLAPSE_RATIO),
+            "identity": float(identity), "identity_lost": bool(identity < IDENTITY_MIN)}
+
+
+class IntegrityTally:
+    """Keeps the first SPREAD_IMAGES inputs and every output's edits of them, batch by batch."""
+
+    def __init__(self, n_outputs):
+        self.inputs, self.outputs = [], [[] for _ in range(n_outputs)]
+
+    def add(self, inputs, outputs):
+        room = max(0, SPREAD_IMAGES - sum(len(x) for x in self.inputs))
+        self.inputs.append(inputs[:room])
+        for kept, edits in zip(self.outputs, outputs):
+            kept.append(edits[:room])
+
+    def figures(self):
+        """integrity() of every output, in output order."""
+        inputs = np.concatenate(self.inputs)
+        return [integrity(np.concatenate(edits), inputs) for edits in self.outputs]
+
+
 def _mean(values):
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def output_figures(a, t, predicted_in, predicted_out, classes, masks, l1, psnr, ratio, identity=float("nan")):
+def output_figures(a, t, predicted_in, predicted_out, classes, masks, l1, psnr, kept_whole):
     """The figures of the output editing group a towards class t, from NumPy arrays over the test images.
 
     predicted_in, predicted_out, classes: [N, groups] classes; masks: [N, groups] (1 = labelled);
-    l1, psnr: [N] output vs input; ratio: its spread_ratio; identity: its identity_share.
+    l1, psnr: [N] output vs input; kept_whole: its integrity() figures.
     """
     labelled = masks[:, a] > 0
     needed = labelled & (classes[:, a] != t)
@@ -101,7 +131,7 @@ def output_figures(a, t, predicted_in, predicted_out, classes, masks, l1, psnr, 
         "success": _mean(hit), "success_needed": _mean(hit[needed]), "needed": int(needed.sum()),
         "preservation": _mean(same.ravel()) if others else float("nan"),
         "l1": _mean(l1), "l1_kept": _mean(l1[kept]), "psnr_kept": _mean(psnr[kept]), "kept": int(kept.sum()),
-        "spread_ratio": float(ratio), "collapsed": bool(ratio < COLLAPSE_RATIO), "identity": float(identity),
+        **kept_whole,
     }
 
 
@@ -115,27 +145,23 @@ class JudgeTally:
         self.pred_out = [[] for _ in range(self.n_outputs)]
         self.l1 = [[] for _ in range(self.n_outputs)]
         self.psnr = [[] for _ in range(self.n_outputs)]
-        self.spread_in, self.spread_out = [], [[] for _ in range(self.n_outputs)]
+        self.integrity = IntegrityTally(self.n_outputs)
 
     def add(self, inputs, outputs, predicted_in, predicted_out, classes, masks):
         """One batch: inputs [B, s, s, 3], outputs (list per output) and the classifier's predictions."""
         self.pred_in.append(predicted_in)
         self.classes.append(classes)
         self.masks.append(masks)
-        room = max(0, SPREAD_IMAGES - sum(len(x) for x in self.spread_in))
-        self.spread_in.append(inputs[:room])
+        self.integrity.add(inputs, outputs)
         for k in range(self.n_outputs):
             self.pred_out[k].append(predicted_out[k])
             self.l1[k].append(per_image_l1(outputs[k], inputs))
             self.psnr[k].append(per_image_psnr(outputs[k], inputs))
-            self.spread_out[k].append(outputs[k][:room])
 
     def figures(self):
         """A list with output_figures of every output."""
         cat = np.concatenate
         pred_in, classes, masks = cat(self.pred_in), cat(self.classes), cat(self.masks)
-        spread_in = cat(self.spread_in)
         return [output_figures(o.group, o.target, pred_in, cat(self.pred_out[k]), classes, masks, cat(self.l1[k]),
-                               cat(self.psnr[k]), spread_ratio(cat(self.spread_out[k]), spread_in),
-                               identity_share(cat(self.spread_out[k]), spread_in))
-                for k, o in enumerate(self.outputs)]
+                               cat(self.psnr[k]), kept_whole)
+                for (k, o), kept_whole in zip(enumerate(self.outputs), self.integrity.figures())]

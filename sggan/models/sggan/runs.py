@@ -59,7 +59,8 @@ def train(cfg, context):
                                          cfg["seed"], TRANSFORM, start_index, steps=cfg["n_critic"])
 
     hooks = [loop.Hook("samples", cfg["sample_every"], evaluator.sample_hook(evaluator.fixed_batch())),
-             loop.Hook("accuracy", cfg["eval_every"], evaluator.accuracy_hook)]
+             loop.Hook("accuracy", cfg["eval_every"], evaluator.accuracy_hook),
+             loop.Hook("integrity", cfg["eval_every"], evaluator.integrity_hook)]
     if judge is not None:
         hooks.append(loop.Hook("judge", cfg["eval_every"], evaluator.judge_hook))
     loop.train(cfg, context, task, make_dataset, hooks, check_data=ds.check_readable)
@@ -131,13 +132,12 @@ def test(cfg, context):
                     b["masks"].numpy()) for b in evaluator.test_batches(listing))
         grid_dir, accuracy = out_dir, evaluator.accuracy(listing)
         judge_accuracy = _classifier_accuracy(judge, ds, listing) if judge else None
-    success, distance, count, figures = evaluator.manipulate(batches, grid_dir, save_single=cfg["save_single"])
-    report = evaluation.metrics_report(ds.groups, task.outputs, accuracy, success, distance, count, figures,
-                                       judge_accuracy)
+    result = evaluator.manipulate(batches, grid_dir, save_single=cfg["save_single"])
+    report = evaluation.metrics_report(ds.groups, task.outputs, accuracy, result, judge_accuracy)
     report.update(checkpoint=restored, step=step, source="photos" if cfg["input"] else "test split")
     write_json(os.path.join(grid_dir, "metrics.json"), report)
     print(evaluation.metrics_table(report))
-    print(f"wrote {count} image(s) as grids and metrics.json to {grid_dir}")
+    print(f"wrote {result.count} image(s) as grids and metrics.json to {grid_dir}")
     return 0
 
 
