@@ -70,7 +70,8 @@ SETTINGS = {
     "num_test": None,               # test only the first N test images
     "input": None,                  # your own photos: files or folders
     "save_single": False,           # also write each output as its own image file
-    "align": True,                  # --input: find faces (MTCNN), align like CelebA, paste edits back
+    "align": True,                  # --input: find faces (MTCNN), align like the training images, paste edits back
+    "landmark_template": None,      # 10 numbers: x y of eyes, nose, mouth corners / side (None: CelebA's or measured)
     "classifier_steps": 1000,       # batches of 64 for the attribute classifier (--mode classifier)
     # --- VAC+GAN -----------------------------------------------------------------------
     "z_dim": 100,

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from sggan.data import datasets, utkface
+from sggan.data import datasets, faces, utkface
 from sggan.errors import UserError
-from sggan.models.sggan import runs
+from sggan.models.sggan import photos, runs
 from sggan.models.sggan import data as sggan_data
 from sggan.training.distribute import local_context
 from tests.conftest import TINY, make_cfg
@@ -104,3 +104,30 @@ def test_tiny_run_and_test_mode_on_utkface(utk_dir, tmp_path):
     assert report["images"] == 8 and list(age["classes"]) == ["age 0-19", "age 20-39", "age 40-59", "age 60-"]
     assert all(0 <= c["success"] <= 1 and 0 <= c["l1"] <= 2 for c in age["classes"].values())
     assert report["critic"]["gender=male,female"]["on"] == "female"
+    assert report["integrity"]["outputs"].keys() == {"age 0-19", "age 20-39", "age 40-59", "age 60-", "male", "female"}
+
+
+def test_the_landmark_template_is_recorded_and_read_from_the_experiment(utk_dir, tmp_path):
+    """UTKFace is not CelebA-framed: the run records the preset's template, and photos and exports
+    are aligned to it (not to CelebA's)."""
+    template = [0.3, 0.3, 0.7, 0.3, 0.5, 0.52, 0.32, 0.69, 0.68, 0.69]
+    runs.train(utk_cfg(utk_dir, tmp_path / "exp", "--max_iters", "1", "--landmark_template", *map(str, template)),
+               local_context())
+    assert json.load(open(tmp_path / "exp" / "config.json"))["landmark_template"] == template
+    cfg = runs._trained_config(utk_cfg(utk_dir, tmp_path / "exp", "--mode", "export"))  # no template given
+    np.testing.assert_allclose(photos.experiment_template(cfg), np.reshape(template, (5, 2)))
+    runs.export(cfg, local_context())
+    assert json.load(open(tmp_path / "exp" / "export" / "editor.json"))["landmark_template"] == np.reshape(
+        template, (5, 2)).tolist()
+
+
+def test_the_template_is_measured_as_the_median_of_detected_landmarks():
+    class Stub:  # one face per image, its landmarks shifted by the image's index; none in the last
+        def landmarks(self, square):
+            shift = square[0, 0, 0]
+            return [] if shift == 99 else [np.array([[10, 10], [30, 10], [20, 20], [12, 30], [28, 30]], float) + shift]
+    squares = [np.full((40, 40, 3), i, np.uint8) for i in (0, 1, 2, 99)] * 6  # 18 faces found
+    measured = faces.measure_template(squares, Stub())
+    np.testing.assert_allclose(measured, (np.array([[10, 10], [30, 10], [20, 20], [12, 30], [28, 30]]) + 1.5) / 40)
+    with pytest.raises(UserError, match="faces found in 6 of 8 images"):
+        faces.measure_template(squares[:8], Stub())

@@ -130,6 +130,11 @@ OPTIONS = {
     "num_test": Option("test only the first N test images", int, optional=True, positive=True),
     "input": Option("your own photos (files or folders) for test mode", str, nargs="+", optional=True),
     "save_single": Option("in test mode also write each output as its own file", bool),
+    "landmark_template": Option("where --input photos' faces are aligned to: x y of the left eye, right eye, nose, "
+                                "left and right mouth corner as fractions of the model's square (10 numbers); "
+                                "default: CelebA's for CelebA-format data, else measured on 64 training images "
+                                "when training starts; recorded in the experiment's config.json",
+                                float, nargs="+", optional=True, minimum=0.0, maximum=1.0),
     "align": Option("--input photos: find every face (MTCNN), align it like CelebA and paste its edits back "
                     "into the full photo; false: use each photo's centre square as it is", bool),
     "classifier_steps": Option("training batches (of 64) of the attribute classifier (--mode classifier)",
@@ -352,6 +357,9 @@ def validate(cfg):
     """Refuse values the program cannot use (types, choices, ranges), before any work starts."""
     for name in OPTIONS:
         check_value(name, cfg.get(name), f"--{name}")
+    if cfg.get("landmark_template") is not None and len(cfg["landmark_template"]) != 10:
+        raise UserError(f"--landmark_template takes 10 numbers (x y of five landmarks), got "
+                        f"{len(cfg['landmark_template'])}")
     if cfg.get("devices") and cfg.get("strategy") != "mirrored":
         raise UserError("--devices is for --strategy mirrored (multiworker uses each machine's GPUs)")
     if os.path.isfile(cfg["exp_dir"]):

@@ -20,6 +20,7 @@ class Dataset:
     test: celeba.LabelledList
     source: object          # turns a file name into image bytes (see pipeline.FolderSource)
     image_dir: str          # None when the images come from TFRecord shards
+    celeba_frame: bool      # images framed as CelebA's aligned 178 x 218 (not so: UTKFace's chips)
 
     def check_readable(self):
         """Refuse data of which no image can be decoded (see pipeline.check_readable)."""
@@ -42,8 +43,8 @@ class Dataset:
 
 
 def _source(cfg):
-    """The attribute table and where image bytes come from: a CelebA or UTKFace image folder, or
-    TFRecord shards."""
+    """The attribute table, where image bytes come from (a CelebA or UTKFace image folder, or
+    TFRecord shards), the image folder and whether the images are framed as CelebA's."""
     use_shards = cfg["data_format"] == "tfrecord" or (
         cfg["data_format"] == "auto" and os.path.isdir(cfg["data_dir"]) and tfrecord.has_shards(cfg["data_dir"]))
     if use_shards:
@@ -52,13 +53,13 @@ def _source(cfg):
                             f"{tfrecord.ORIGINAL_SHARD_PATTERN}) in {cfg['data_dir']} "
                             "(write them with scripts/celeba_to_tfrecord.py)")
         table, source = tfrecord.read_shards(cfg["data_dir"])
-        return table, source, None
+        return table, source, None, True
     folder = os.path.isdir(cfg["data_dir"]) and utkface.find_folder(cfg["data_dir"], cfg["image_dir"])
     if folder:
-        return utkface.read_table(folder), pipeline.FolderSource(folder), folder
+        return utkface.read_table(folder), pipeline.FolderSource(folder), folder, False
     table = celeba.read_attributes(cfg["data_dir"])
     image_dir = celeba.find_image_dir(cfg["data_dir"], cfg["image_dir"])
-    return table, pipeline.FolderSource(image_dir), image_dir
+    return table, pipeline.FolderSource(image_dir), image_dir, True
 
 
 def prepare(cfg, labelling, check_images=True):
@@ -68,7 +69,7 @@ def prepare(cfg, labelling, check_images=True):
     model's own: which labels its training and test images carry."""
     if cfg["demo"]:
         demo_faces.ensure(cfg["data_dir"])
-    table, source, image_dir = _source(cfg)
+    table, source, image_dir, celeba_frame = _source(cfg)
     groups = [celeba.parse_group(spec, table.names, table.value_names) for spec in cfg["attributes"]]
     if len({g.spec for g in groups}) != len(groups):
         raise UserError("--attributes lists the same group twice")
@@ -83,7 +84,7 @@ def prepare(cfg, labelling, check_images=True):
                         f"({len(train.files)} entries); lower it")
     if len(test.files) == 0:
         raise UserError("the test set is empty; choose another --split")
-    ds = Dataset(table, groups, train, test, source, image_dir)
+    ds = Dataset(table, groups, train, test, source, image_dir, celeba_frame)
     if check_images:
         ds.check_readable()
     return ds

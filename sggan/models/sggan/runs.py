@@ -20,8 +20,10 @@ from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
 
 # Fields that fix the networks' shapes: test mode takes them from the experiment's config.json.
-MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers", "no_sp", "identity_init", "upsampling")
-LATER_FIELDS = {"upsampling": "deconv"}  # model fields added after the first release, with their old value
+MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers", "no_sp", "identity_init", "upsampling",
+                "landmark_template")
+# Model fields added after the first release, with their old value (a template of None: CelebA's).
+LATER_FIELDS = {"upsampling": "deconv", "landmark_template": None}
 
 
 def dry_run(cfg, context):
@@ -42,6 +44,7 @@ def _model(cfg, ds, context):
 
 def train(cfg, context):
     ds = datasets.prepare(cfg, labelling)
+    cfg = {**cfg, "landmark_template": photos.training_template(cfg, ds)}  # recorded in config.json
     print(describe(cfg), flush=True)
     task = _model(cfg, ds, context)
     print(f"training SG-GAN: {len(ds.train.files)} training entries, {len(ds.test.files)} test images, "
@@ -85,7 +88,9 @@ def _trained_config(cfg):
     lacking = [k for k in MODEL_FIELDS if k not in trained]
     if lacking:
         raise UserError(f"{path} lacks {', '.join(lacking)}; was it written by this program?")
-    changed = [k for k in MODEL_FIELDS if trained[k] != cfg.get(k)]
+    if trained["landmark_template"] is None:  # an experiment from before templates: the user's, else CelebA's
+        trained["landmark_template"] = cfg.get("landmark_template")
+    changed = [k for k in MODEL_FIELDS if trained[k] != cfg.get(k) and cfg.get(k) is not None]
     if changed:
         warn(f"using the trained model's {', '.join(changed)} from {path}")
     return {**cfg, **{k: trained[k] for k in MODEL_FIELDS}}
@@ -183,7 +188,7 @@ def _whole_photos(cfg, task, out_dir):
     """--input with --align: faces found, aligned, edited by the Editor and pasted back."""
     detector = faces.Detector()
     edit = editor.Editor.from_generator(task.generator, [o.title for o in task.outputs], cfg["image_size"],
-                                       editor.CELEBA_TEMPLATE)
+                                       photos.experiment_template(cfg))
     count = photos.edit_photos(_load_photos(cfg), edit, detector, out_dir, cfg["batch_size"])
     print(f"edited {count} face(s); full-size photos and face grids in {out_dir}")
     return 0
@@ -233,7 +238,7 @@ def _photo_to_model(pixels, image_size):
 def export(cfg, context):
     """Write the trained generator as a SavedModel (see editor.py) into <exp_dir>/export/."""
     cfg, _, task, restored, step = _restored(cfg, context, check_images=False)
-    path = editor.save(task.generator, [o.title for o in task.outputs], cfg["image_size"], editor.CELEBA_TEMPLATE,
+    path = editor.save(task.generator, [o.title for o in task.outputs], cfg["image_size"], photos.experiment_template(cfg),
                        cfg["exp_dir"])
     keys = ", ".join(editor.output_keys([o.title for o in task.outputs]))
     print(f"exported {restored} (iteration {step}) to {path}: signatures serving_default (uint8) and "
