@@ -1,15 +1,19 @@
 """--mode export: a SavedModel read back in a fresh process with TensorFlow alone edits as the
 training code does; the Editor API on top of it."""
+import json
 import os
+import shutil
 import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
+from PIL import Image
 
 from sggan import Editor
-from sggan.models.sggan import editor, runs
+from sggan.errors import UserError
+from sggan.models.sggan import editor, photos, restore, runs
 from sggan.training.distribute import local_context
 from tests.conftest import TINY, make_cfg
 
@@ -52,9 +56,9 @@ def test_saved_model_in_a_fresh_process_edits_as_the_training_code(exported, tmp
                             capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr
     served = np.load(tmp_path / "out.npz")
-    _, _, task, _, _ = runs._restored(cfg, local_context(), check_images=False)
-    expected = task.generator(images.astype(np.float32) / 127.5 - 1)
-    titles = [o.title for o in task.outputs]
+    model = restore.restore_generator(cfg["exp_dir"])
+    expected = model.generator(images.astype(np.float32) / 127.5 - 1)
+    titles = [o.title for o in model.outputs]
     keys = editor.output_keys(titles)
     assert sorted(k[2:] for k in served if k.startswith("f_")) == sorted(keys) and len(keys) == 5
     for key, edit in zip(keys, expected):
@@ -67,3 +71,32 @@ def test_saved_model_in_a_fresh_process_edits_as_the_training_code(exported, tmp
     np.testing.assert_array_equal(edits["Blond Hair"], served["u_blond_hair"][0])
     floats = loaded.edit(images.astype(np.float32) / 127.5 - 1)
     np.testing.assert_allclose(floats["Brown Hair"], served["f_brown_hair"], atol=1e-6)
+
+
+def test_an_experiment_folder_alone_tests_photos_exports_and_loads(exported, tmp_path, monkeypatch):
+    """A trained experiment copied to another machine without the training data: --input photos
+    (aligned and not), --mode export and Editor.load work from config.json and a checkpoint."""
+    source = exported("--mode", "test")["exp_dir"]
+    exp = tmp_path / "elsewhere"
+    shutil.copytree(source, exp, ignore=shutil.ignore_patterns("export", "test"))
+    photo = tmp_path / "face.png"
+    Image.fromarray((np.random.default_rng(1).random((40, 30, 3)) * 255).astype(np.uint8)).save(photo)
+    gone = ["--data_dir", tmp_path / "no_such_data", "--exp_dir", exp]
+    assert runs.test(make_cfg(*gone, "--mode", "test", "--input", photo, "--align", "false"), local_context()) == 0
+    report = json.load(open(exp / "test" / "photos" / "metrics.json"))
+    assert report["images"] == 1 and report["source"] == "photos"
+
+    class OneFace:  # MTCNN's stand-in: the photo's face at the experiment's template
+        def landmarks(self, pixels):
+            return [photos.faces.target_landmarks(photos.experiment_template(restore.read_config(str(exp))), 30)]
+    monkeypatch.setattr(photos.faces, "Detector", OneFace)
+    monkeypatch.setattr(runs.faces, "Detector", OneFace)
+    assert runs.test(make_cfg(*gone, "--mode", "test", "--input", photo), local_context()) == 0
+    assert sorted(os.listdir(exp / "test" / "photos")) == sorted(
+        ["face_faces.png", "metrics.json", "grid_0000.png"] + [f"face_{k}.png" for k in editor.output_keys(
+            [o.title for o in restore.restore_generator(str(exp)).outputs])])
+    assert runs.export(make_cfg(*gone, "--mode", "export"), local_context()) == 0
+    assert list(Editor.load(str(exp)).edit(np.zeros((16, 16, 3), np.uint8))) == [
+        o.title for o in restore.restore_generator(str(exp)).outputs]
+    with pytest.raises(UserError, match="no_such_data"):  # the test split does need the data
+        runs.test(make_cfg(*gone, "--mode", "test"), local_context())

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from sggan.data import datasets, faces, utkface
 from sggan.errors import UserError
-from sggan.models.sggan import photos, runs
+from sggan.models.sggan import photos, restore, runs
 from sggan.models.sggan import data as sggan_data
 from sggan.training.distribute import local_context
 from tests.conftest import TINY, make_cfg
@@ -114,7 +114,7 @@ def test_the_landmark_template_is_recorded_and_read_from_the_experiment(utk_dir,
     runs.train(utk_cfg(utk_dir, tmp_path / "exp", "--max_iters", "1", "--landmark_template", *map(str, template)),
                local_context())
     assert json.load(open(tmp_path / "exp" / "config.json"))["landmark_template"] == template
-    cfg = runs._trained_config(utk_cfg(utk_dir, tmp_path / "exp", "--mode", "export"))  # no template given
+    cfg = restore.trained_config(utk_cfg(utk_dir, tmp_path / "exp", "--mode", "export"))  # no template given
     np.testing.assert_allclose(photos.experiment_template(cfg), np.reshape(template, (5, 2)))
     runs.export(cfg, local_context())
     assert json.load(open(tmp_path / "exp" / "export" / "editor.json"))["landmark_template"] == np.reshape(

@@ -53,10 +53,12 @@ class Evaluator:
     """Runs a trained (or training) generator and critic on test images; `classifier` (the
     independent judge, or None) scores the edits."""
 
-    def __init__(self, cfg, dataset, task, classifier=None):
+    def __init__(self, cfg, groups, model, classifier=None, dataset=None):
+        """model: anything with generator, discriminator and outputs (a training task, a
+        restore.Restored); dataset: the data, for what reads the test split (None: photos only)."""
         self.cfg, self.dataset = cfg, dataset
-        self.generator, self.discriminator = task.generator, task.discriminator
-        self.groups, self.outputs = dataset.groups, task.outputs
+        self.generator, self.discriminator = model.generator, model.discriminator
+        self.groups, self.outputs = groups, model.outputs
         self.classifier = classifier
 
     @tf.function

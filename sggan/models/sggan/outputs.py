@@ -37,3 +37,25 @@ def output_layout(groups):
 def group_outputs(outputs, group):
     """The outputs of one group, in output order."""
     return [o for o in outputs if o.group == group]
+
+
+@dataclass(frozen=True)
+class GroupShape:
+    """What a trained model knows of a group without the data: its notation and class names
+    (recorded in config.json as `group_classes`); offers what output_layout and the reports use."""
+    spec: str
+    class_names: tuple
+
+    @property
+    def n_classes(self):
+        return len(self.class_names)
+
+
+def recorded_groups(groups):
+    """config.json's `group_classes` entry for these groups (celeba.Group or GroupShape)."""
+    return [{"spec": g.spec, "classes": list(g.class_names)} for g in groups]
+
+
+def groups_from_record(record):
+    """The GroupShapes of a config.json `group_classes` entry."""
+    return [GroupShape(entry["spec"], tuple(entry["classes"])) for entry in record]

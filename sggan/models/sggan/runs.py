@@ -1,6 +1,5 @@
 """SG-GAN's runs, wired from a resolved config: dry run, training, test mode, the attribute classifier."""
 import glob
-import json
 import os
 
 import numpy as np
@@ -14,16 +13,11 @@ from sggan.errors import UserError, warn
 from sggan.files import write_json
 from sggan.app.options import describe
 from sggan.models.sggan import classifier as attribute_classifier
-from sggan.models.sggan import editor, evaluation, networks, photos
+from sggan.models.sggan import editor, evaluation, networks, photos, restore
 from sggan.models.sggan.data import TRANSFORM, labelling
-from sggan.models.sggan.outputs import output_layout
+from sggan.models.sggan.outputs import output_layout, recorded_groups
 from sggan.models.sggan.steps import SGGANTask
 
-# Fields that fix the networks' shapes: test mode takes them from the experiment's config.json.
-MODEL_FIELDS = ("attributes", "image_size", "ngf", "ndf", "n_blocks", "d_layers", "no_sp", "identity_init", "upsampling",
-                "landmark_template")
-# Model fields added after the first release, with their old value (a template of None: CelebA's).
-LATER_FIELDS = {"upsampling": "deconv", "landmark_template": None}
 
 
 def dry_run(cfg, context):
@@ -44,7 +38,8 @@ def _model(cfg, ds, context):
 
 def train(cfg, context):
     ds = datasets.prepare(cfg, labelling)
-    cfg = {**cfg, "landmark_template": photos.training_template(cfg, ds)}  # recorded in config.json
+    cfg = {**cfg, "landmark_template": photos.training_template(cfg, ds),  # recorded in config.json
+           "group_classes": recorded_groups(ds.groups)}
     print(describe(cfg), flush=True)
     task = _model(cfg, ds, context)
     print(f"training SG-GAN: {len(ds.train.files)} training entries, {len(ds.test.files)} test images, "
@@ -55,7 +50,7 @@ def train(cfg, context):
     judge = attribute_classifier.load(cfg["exp_dir"], [g.n_classes for g in ds.groups])
     print("the periodic evaluation includes the attribute classifier's verdict on the edits" if judge
           else f"note: {evaluation.NO_CLASSIFIER}", flush=True)
-    evaluator = evaluation.Evaluator(cfg, ds, task, judge)
+    evaluator = evaluation.Evaluator(cfg, ds.groups, task, judge, ds)
 
     def make_dataset(start_index):
         return pipeline.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"],
@@ -70,79 +65,50 @@ def train(cfg, context):
     return 0
 
 
-def _trained_config(cfg):
-    """cfg with the network-shape fields of the experiment being tested."""
-    path = os.path.join(cfg["exp_dir"], "config.json")
-    if not os.path.isfile(path):
-        raise UserError(f"no trained experiment in {cfg['exp_dir']} (looked for {path}); train first "
-                        "or point --exp_dir / --oper_name at one")
-    try:
-        with open(path) as f:
-            trained = json.load(f)
-    except (ValueError, UnicodeDecodeError) as problem:
-        raise UserError(f"{path} is damaged ({problem}); restore it: it records the network settings "
-                        "the checkpoints were trained with")
-    if not isinstance(trained, dict):
-        raise UserError(f"{path} is not a settings record; was it written by this program?")
-    trained = {**LATER_FIELDS, **trained}  # experiments older than a field had its default
-    lacking = [k for k in MODEL_FIELDS if k not in trained]
-    if lacking:
-        raise UserError(f"{path} lacks {', '.join(lacking)}; was it written by this program?")
-    if trained["landmark_template"] is None:  # an experiment from before templates: the user's, else CelebA's
-        trained["landmark_template"] = cfg.get("landmark_template")
-    changed = [k for k in MODEL_FIELDS if trained[k] != cfg.get(k) and cfg.get(k) is not None]
-    if changed:
-        warn(f"using the trained model's {', '.join(changed)} from {path}")
-    return {**cfg, **{k: trained[k] for k in MODEL_FIELDS}}
-
-
-def _restored(cfg, context, check_images=True):
-    """The trained experiment's dataset, networks and checkpoint (by --test_step, else the latest)."""
-    cfg = _trained_config(cfg)
-    ds = datasets.prepare(cfg, labelling, check_images=check_images)
-    task = _model(cfg, ds, context)
-    checkpoints = loop.open_checkpoints(cfg, task)
-    restored = checkpoints.restore_for_use(cfg["test_step"])
-    return cfg, ds, task, restored, int(checkpoints.step.numpy())
-
-
 def frechet(cfg, context):
     """FID between real test images and their edits (every output), as editing papers report it."""
     extractor = fid.inception_extractor()
-    cfg, ds, task, restored, step = _restored(cfg, context)
+    model = restore.restore(cfg, context)
+    cfg = model.cfg
+    ds = datasets.prepare(cfg, labelling)
     n = min(cfg["fid_images"], len(ds.test.files))
-    pairs = ((batch["image"], tf.concat(task.generator(batch["image"]), 0))
+    pairs = ((batch["image"], tf.concat(model.generator(batch["image"]), 0))
              for batch in pipeline.test_dataset(ds.source, ds.test.first(n), cfg["image_size"], 50, TRANSFORM))
     value = fid.distance(extractor, pairs)
     write_json(os.path.join(cfg["exp_dir"], "test", "fid.json"),
-               {"fid_edits": value, "images": n, "checkpoint": restored, "step": step})
-    print(f"FID ({n} real test images vs their {len(task.outputs) * n} edits): {value:.2f}")
+               {"fid_edits": value, "images": n, "checkpoint": model.checkpoint, "step": model.step})
+    print(f"FID ({n} real test images vs their {len(model.outputs) * n} edits): {value:.2f}")
     return 0
 
 
 def test(cfg, context):
-    cfg, ds, task, restored, step = _restored(cfg, context, check_images=not cfg["input"])
+    """Test mode: the test split's edits and metrics, or --input photos (which need no data)."""
+    model = restore.restore(cfg, context)
+    cfg = model.cfg
     out_dir = os.path.join(cfg["exp_dir"], "test")
-    print(f"testing {restored} (iteration {step}); results in {out_dir}", flush=True)
+    print(f"testing {model.checkpoint} (iteration {model.step}); results in {out_dir}", flush=True)
     if cfg["input"] and cfg["align"]:
-        return _whole_photos(cfg, task, os.path.join(out_dir, "photos"))
-    judge = attribute_classifier.load(cfg["exp_dir"], [g.n_classes for g in ds.groups])
-    evaluator = evaluation.Evaluator(cfg, ds, task, judge)
+        return _whole_photos(cfg, model, os.path.join(out_dir, "photos"))
+    judge = attribute_classifier.load(cfg["exp_dir"], [g.n_classes for g in model.groups])
     if cfg["input"]:
-        batches = _photo_batches(cfg, len(ds.groups))
+        evaluator = evaluation.Evaluator(cfg, model.groups, model, judge)
+        batches = _photo_batches(cfg, len(model.groups))
         grid_dir, accuracy, judge_accuracy = os.path.join(out_dir, "photos"), None, None
     else:
+        ds = datasets.prepare(cfg, labelling)
+        evaluator = evaluation.Evaluator(cfg, ds.groups, model, judge, ds)
         listing = ds.test.first(cfg["num_test"]) if cfg["num_test"] else ds.test
         batches = ((b["image"], [listing.files[p] for p in b["position"].numpy()], b["classes"].numpy(),
                     b["masks"].numpy()) for b in evaluator.test_batches(listing))
         grid_dir, accuracy = out_dir, evaluator.accuracy(listing)
         judge_accuracy = _classifier_accuracy(judge, ds, listing) if judge else None
     result = evaluator.manipulate(batches, grid_dir, save_single=cfg["save_single"])
-    report = evaluation.metrics_report(ds.groups, task.outputs, accuracy, result, judge_accuracy)
-    report.update(checkpoint=restored, step=step, source="photos" if cfg["input"] else "test split")
+    report = evaluation.metrics_report(model.groups, model.outputs, accuracy, result, judge_accuracy)
+    report.update(checkpoint=model.checkpoint, step=model.step, source="photos" if cfg["input"] else "test split")
     write_json(os.path.join(grid_dir, "metrics.json"), report)
     print(evaluation.metrics_table(report))
     print(f"wrote {result.count} image(s) as grids and metrics.json to {grid_dir}")
+    return 0
     return 0
 
 
@@ -184,10 +150,10 @@ def _classifier_class_accuracy(model, ds, listing):
     return per_class, {g.spec: b for g, b in zip(ds.groups, balanced)}
 
 
-def _whole_photos(cfg, task, out_dir):
+def _whole_photos(cfg, model, out_dir):
     """--input with --align: faces found, aligned, edited by the Editor and pasted back."""
     detector = faces.Detector()
-    edit = editor.Editor.from_generator(task.generator, [o.title for o in task.outputs], cfg["image_size"],
+    edit = editor.Editor.from_generator(model.generator, [o.title for o in model.outputs], cfg["image_size"],
                                        photos.experiment_template(cfg))
     count = photos.edit_photos(_load_photos(cfg), edit, detector, out_dir, cfg["batch_size"])
     print(f"edited {count} face(s); full-size photos and face grids in {out_dir}")
@@ -237,11 +203,11 @@ def _photo_to_model(pixels, image_size):
 
 def export(cfg, context):
     """Write the trained generator as a SavedModel (see editor.py) into <exp_dir>/export/."""
-    cfg, _, task, restored, step = _restored(cfg, context, check_images=False)
-    path = editor.save(task.generator, [o.title for o in task.outputs], cfg["image_size"], photos.experiment_template(cfg),
-                       cfg["exp_dir"])
-    keys = ", ".join(editor.output_keys([o.title for o in task.outputs]))
-    print(f"exported {restored} (iteration {step}) to {path}: signatures serving_default (uint8) and "
+    model = restore.restore(cfg, context)
+    cfg, titles = model.cfg, [o.title for o in model.outputs]
+    path = editor.save(model.generator, titles, cfg["image_size"], photos.experiment_template(cfg), cfg["exp_dir"])
+    keys = ", ".join(editor.output_keys(titles))
+    print(f"exported {model.checkpoint} (iteration {model.step}) to {path}: signatures serving_default (uint8) and "
           f"edit_float ([-1, 1]), outputs {keys}")
     return 0
 
