@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from sggan.data import celeba
-from sggan.nn.layers import SmallMapConv2D, SpectralNormConv2D, instance_norm, normalize_instances
+from sggan.nn.layers import SmallMapConv2D, SpectralNormConv2D, cpu_tuned, instance_norm, normalize_instances
 from sggan.models.sggan import losses, networks
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import lr_decay
@@ -251,7 +251,7 @@ def test_penalty_double_backward_convolves_no_zeros(monkeypatch):
     the same)."""
     cfg = dict(ndf=4, d_layers=3, no_sp=False, image_size=32, ngf=4, n_blocks=1, identity_init=False)
     ours = _penalty_gradient_conv_flops(cfg)
-    monkeypatch.setattr(networks, "leaky_relu", lambda x, alpha=0.2: x)
+    monkeypatch.setattr(networks, "leaky_relu", lambda x, alpha=0.2, tuned=True: x)
     reference = _penalty_gradient_conv_flops(cfg)
     assert ours == reference > 0
 
@@ -296,3 +296,46 @@ def test_decay_matches_the_originals_running_update():
             if step > start and factor > 0.1:
                 factor = (max_iters - step) / float(max_iters - start)
             assert lr_decay(step, max_iters, start) == factor, (max_iters, start, step)
+
+
+def test_the_cpu_tuned_paths_are_chosen_by_device():
+    cpu, gpu = tf.config.LogicalDevice("/device:CPU:0", "CPU"), tf.config.LogicalDevice("/device:GPU:0", "GPU")
+    assert cpu_tuned([cpu]) and not cpu_tuned([cpu, gpu])
+    assert cpu_tuned()  # this machine has no GPU
+    assert instance_norm("n").tuned and networks.Discriminator([2], 16, 4, 2).tuned
+
+
+def test_the_plain_and_cpu_tuned_paths_agree(monkeypatch):
+    """What a GPU runs (TensorFlow's plain ops) equals what a CPU runs, to float rounding: the
+    critic's outputs, its penalty and the weight gradients; instance norm and its gradient."""
+    keras.utils.set_random_seed(3)
+    tuned = networks.Discriminator([2, 3], 16, 8, 3, spectral_norm=True)
+    monkeypatch.setattr(networks, "cpu_tuned", lambda: False)
+    plain = networks.Discriminator([2, 3], 16, 8, 3, spectral_norm=True)
+    assert tuned.tuned and not plain.tuned and not plain.body[-1].tuned
+    images = tf.random.stateless_normal((4, 16, 16, 3), (1, 2))
+    tuned(images), plain(images)
+    plain.set_weights(tuned.get_weights())
+    results = []
+    for critic in (tuned, plain):
+        with tf.GradientTape() as tape:
+            patch, logits = critic(images)
+            penalty = losses.gradient_penalty(critic, images, images[::-1], tf.fill((4, 1, 1, 1), 0.3))
+            total = tf.reduce_sum(patch) + sum(tf.reduce_sum(l) for l in logits) + tf.reduce_sum(penalty)
+        results.append([patch, *logits, penalty, *tape.gradient(total, critic.trainable_variables)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-4, atol=2e-5)
+    norms = [instance_norm("n", tuned=True), instance_norm("n", tuned=False)]
+    x = tf.random.stateless_normal((2, 5, 5, 4), (3, 4))
+    outs = []
+    for norm in norms:
+        norm(x)
+    norms[1].set_weights(norms[0].get_weights())
+    for norm in norms:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = norm(x)
+            loss = tf.reduce_sum(y * tf.range(4, dtype=tf.float32))
+        outs.append([y, *tape.gradient(loss, [x, *norm.trainable_variables])])
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)

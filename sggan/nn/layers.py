@@ -1,7 +1,23 @@
-"""Building blocks shared by the networks: initialisers, instance norm, spectral-norm and small-map convolutions."""
+"""Building blocks shared by the networks: initialisers, instance norm, spectral-norm and small-map convolutions.
+
+Three computations here were rewritten for speed on CPUs (instance norm's closed-form gradient,
+small-map convolutions as one matrix product, and in the SG-GAN critic a leaky ReLU whose slope is
+held constant to the tape; the measurements are in docs/performance.md). They give the same values
+and gradients as TensorFlow's plain ops; on a GPU, where cuDNN's plain ops are the expected choice
+and the rewrites were never measured, the plain ops run (`cpu_tuned`).
+"""
 import keras
 import numpy as np
 import tensorflow as tf
+
+
+def cpu_tuned(logical_devices=None):
+    """Whether the CPU-tuned computations apply: when no GPU is visible to TensorFlow.
+
+    Decided when a layer is made (from the logical devices then visible), so one network uses one
+    path throughout."""
+    devices = tf.config.list_logical_devices() if logical_devices is None else logical_devices
+    return not any(d.device_type == "GPU" for d in devices)
 
 
 def weights():
@@ -50,30 +66,36 @@ def upsample(filters, kind, name=None):
     return keras.Sequential([keras.layers.UpSampling2D(2, interpolation="nearest"), conv(filters, 3)], name=name)
 
 
-def instance_norm(name=None):
+def instance_norm(name=None, tuned=None):
     """Instance normalisation as the original: eps 1e-5, learned scale from N(1, 0.02), offset 0.
 
     Always computed in float32 (its variance loses too much in float16/bfloat16)."""
     return InstanceNormalization(
         groups=-1, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name,
-        dtype="float32")
+        dtype="float32", tuned=cpu_tuned() if tuned is None else tuned)
 
 
 class InstanceNormalization(keras.layers.GroupNormalization):
     """keras.layers.GroupNormalization with one group per channel (its weights, config and
-    checkpoint paths), whose gradient is the closed form of `normalize_instances`.
+    checkpoint paths); with `tuned` (CPUs) its gradient is the closed form of `normalize_instances`.
 
-    Written here because the tape's gradient through the moments is slower: forward and backward
-    of 72 maps of 32x32x256 took 48 ms against Keras' 72 ms (AVX-512 CPU, 2 cores)."""
+    Written here because on a CPU the tape's gradient through the moments is slower
+    (docs/performance.md); elsewhere Keras' own computation runs."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, tuned=False, **kwargs):
         super().__init__(**kwargs)
+        self.tuned = tuned
         if self.groups != -1 or self.axis != -1 or not (self.scale and self.center):
             raise ValueError("InstanceNormalization: groups=-1, axis=-1, with scale and center only")
 
     def call(self, inputs):
+        if not self.tuned:
+            return super().call(tf.cast(inputs, tf.float32))
         return normalize_instances(tf.cast(inputs, tf.float32), tf.convert_to_tensor(self.gamma),
                                    tf.convert_to_tensor(self.beta), self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "tuned": self.tuned}
 
 
 def normalize_instances(x, gamma, beta, epsilon):
@@ -127,19 +149,24 @@ def gathered_taps_conv(inputs, kernel, strides):
 class SmallMapConv2D(keras.layers.Conv2D):
     """keras.layers.Conv2D, computed by gathered_taps_conv when a "same" convolution's input map is
     at most twice as large as its kernel (the critic's last two layers: 5x5 stride 2 on 8x8 and 4x4
-    maps).
+    maps) and `tuned` (CPUs).
 
     Written here because oneDNN's convolution kernels run such layers, where many taps fall on
-    padding, at 15-40 GFLOP/s on the CPU against about 100 for the other layers (TensorFlow
-    profiler, paper widths at 64x64). For 64 images, forward, backward and the penalty's double
-    backward took 866 → 219 ms on a 4x4 map (512 → 1024 channels) and 219 → 168 ms on an 8x8 map
-    (256 → 512); on a 16x16 map the matrix product is slower (175 → 203 ms), so larger maps keep
-    the convolution.
+    padding, several times below their rate elsewhere; on larger maps the matrix product is slower,
+    so they keep the convolution (docs/performance.md). Not measured on a GPU: there the plain
+    convolution runs.
     """
+
+    def __init__(self, *args, tuned=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tuned = cpu_tuned() if tuned is None else tuned
+
+    def get_config(self):
+        return {**super().get_config(), "tuned": self.tuned}
 
     def convolution_op(self, inputs, kernel):
         height, width = inputs.shape[1:3]
-        small = (self.padding == "same" and self.data_format == "channels_last" and self.groups == 1
+        small = (self.tuned and self.padding == "same" and self.data_format == "channels_last" and self.groups == 1
                  and tuple(self.dilation_rate) == (1, 1) and height is not None and width is not None
                  and height <= 2 * self.kernel_size[0] and width <= 2 * self.kernel_size[1])
         if small:
@@ -181,8 +208,7 @@ class SpectralNormConv2D(SmallMapConv2D):
             self.u.assign(tf.cast(tf.stop_gradient(u), self.u.dtype))
         sigma = tf.squeeze(tf.matmul(tf.matmul(v, matrix), u, transpose_b=True))
         # W · (1/σ) rather than W / σ (the same to one rounding): the tape's gradient of a division
-        # makes more passes over the kernel. Measured only together with instance norm's closed-form
-        # gradient and the constant-slope leaky ReLU (README, "Training on several GPUs or machines").
+        # makes more passes over the kernel (docs/performance.md).
         return kernel * tf.cast(tf.math.reciprocal(sigma), kernel.dtype)
 
     def call(self, inputs, training=False):
@@ -190,9 +216,9 @@ class SpectralNormConv2D(SmallMapConv2D):
         return tf.nn.bias_add(outputs, self.bias)
 
 
-def spectral_conv(filters, kernel, stride, padding, spectral_norm=True, name=None, initializer=None):
+def spectral_conv(filters, kernel, stride, padding, spectral_norm=True, name=None, initializer=None, tuned=None):
     """A convolution, spectrally normalised unless turned off (both critics, VAC+GAN's generator);
-    N(0, 0.02) kernels unless another initializer is given."""
+    N(0, 0.02) kernels unless another initializer is given; `tuned`: see SmallMapConv2D."""
     kind = SpectralNormConv2D if spectral_norm else SmallMapConv2D
     return kind(filters, kernel, stride, padding=padding, kernel_initializer=initializer or weights(),
-                bias_initializer="zeros", name=name)
+                bias_initializer="zeros", name=name, tuned=tuned)

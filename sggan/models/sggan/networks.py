@@ -7,7 +7,7 @@ stable paths (`generator/head3/out1/kernel`) by which checkpoints store and rest
 import keras
 import tensorflow as tf
 
-from sggan.nn.layers import PassThrough, conv, instance_norm, spectral_conv, upsample
+from sggan.nn.layers import PassThrough, conv, cpu_tuned, instance_norm, spectral_conv, upsample
 
 # Output blocks per group position, cycled, as the original: gender and lipstick end in one 7x7
 # convolution; smile and hair in 3x3 → 32 channels → 3x3.
@@ -89,17 +89,17 @@ class Generator(keras.Model):
         return [self.head(k, features, images) for k in range(self.n_outputs)]
 
 
-def leaky_relu(x, alpha=0.2):
-    """The original's leaky ReLU, max(x, αx), computed as x times its slope (1 where x ≥ 0, else
-    α; the same values and gradient, slope 1 at 0 as there).
+def leaky_relu(x, alpha=0.2, tuned=True):
+    """The original's leaky ReLU, max(x, αx); with `tuned` (CPUs) computed as x times its slope
+    (1 where x ≥ 0, else α; the same values and gradient, slope 1 at 0 as there).
 
-    The slope is held constant to the tape, so the penalty's double backward has nothing to
-    differentiate through the activation. tf.nn.leaky_relu registers a second derivative that sends
-    a tensor of zeros back into every critic convolution, which that double backward then
-    convolved (274 of the 2,947 GFLOP of an iteration at paper widths, 64x64); tf.maximum adds
-    selects and sums of zeros in each pass (measured only together with the other changes of the
-    README's row on instance norm, the leaky ReLU and spectral norm).
+    The tuned slope is held constant to the tape, so the penalty's double backward has nothing to
+    differentiate through the activation: tf.nn.leaky_relu registers a second derivative that sends
+    a tensor of zeros back into every critic convolution, which that double backward then convolves
+    (docs/performance.md). Elsewhere the plain op runs.
     """
+    if not tuned:
+        return tf.nn.leaky_relu(x, alpha)
     slope = tf.where(x >= 0, tf.constant(1.0, x.dtype), tf.constant(alpha, x.dtype))
     return x * tf.stop_gradient(slope)
 
@@ -118,17 +118,18 @@ class Discriminator(keras.Model):
     def __init__(self, group_classes, image_size, ndf=64, d_layers=6, spectral_norm=True, **kwargs):
         super().__init__(**kwargs)
         final = image_size // 2 ** d_layers
-        self.body = [spectral_conv(w, 5, 2, "same", spectral_norm, name=f"conv{i}")
+        self.tuned = cpu_tuned()  # the CPU-tuned leaky ReLU and small-map convolutions (layers.py)
+        self.body = [spectral_conv(w, 5, 2, "same", spectral_norm, name=f"conv{i}", tuned=self.tuned)
                      for i, w in enumerate(critic_widths(ndf, d_layers))]
-        self.adversarial = spectral_conv(1, 1, 1, "valid", spectral_norm, name="adversarial")
-        self.classifiers = [spectral_conv(k, final, 1, "valid", spectral_norm, name=f"classifier{a}")
+        self.adversarial = spectral_conv(1, 1, 1, "valid", spectral_norm, name="adversarial", tuned=self.tuned)
+        self.classifiers = [spectral_conv(k, final, 1, "valid", spectral_norm, name=f"classifier{a}", tuned=self.tuned)
                             for a, k in enumerate(group_classes)]
 
     def call(self, images, training=False):
         """Returns the critic patch [B, s, s] and per group its class logits [B, K] (a list)."""
         x = images
         for layer in self.body:
-            x = leaky_relu(layer(x, training=training))
+            x = leaky_relu(layer(x, training=training), tuned=self.tuned)
         patch = tf.squeeze(self.adversarial(x, training=training), -1)
         logits = [tf.cast(tf.reshape(head(x, training=training), (-1, head.filters)), tf.float32)
                   for head in self.classifiers]
