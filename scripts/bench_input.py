@@ -8,7 +8,6 @@ map (the same parallelism as the pipeline), and the training pipeline itself.
 """
 import argparse
 import os
-import sys
 import time
 
 

@@ -3,8 +3,6 @@
     python scripts/make_demo_data.py [--out data/demo_faces] [--count 4000] [--seed 0]
 """
 import argparse
-import os
-import sys
 import time
 
 

@@ -115,7 +115,7 @@ def short_runs(data_dir, exp_root):
     """Short training runs as main.py makes them (one resumed): the losses they logged."""
     from sggan.app.options import parse_config
     from sggan.models import MODELS
-    from tests.conftest import TINY as TINY_FLAGS
+    from tests.helpers import TINY as TINY_FLAGS
     results = {}
     # name: (max_iters, flags) of each call, in order.
     bfloat16 = ["--precision", "mixed_bfloat16"]

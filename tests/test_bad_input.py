@@ -13,7 +13,7 @@ from sggan.app import lock
 from sggan.errors import UserError
 from sggan.app.lock import ExperimentLock
 from sggan.models.sggan import data as sggan_data
-from tests.conftest import ROOT, TINY, copy_data, make_cfg, only_error_line, run_main
+from tests.helpers import ROOT, TINY, copy_data, make_cfg, only_error_line, run_main
 
 
 @pytest.mark.parametrize("content,fragment", [

@@ -11,7 +11,7 @@ import pytest
 import config
 import main
 from sggan.errors import UserError
-from tests.conftest import TINY, copy_data, make_cfg, run_main
+from tests.helpers import TINY, copy_data, make_cfg, run_main
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 # Biases of layers followed by instance or batch norm have a gradient of exactly zero in theory; in
 # practice rounding noise (~1e-9), which Adam (epsilon 1e-7) turns into steps of ~1e-6 whose size

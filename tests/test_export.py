@@ -15,7 +15,7 @@ from sggan import Editor
 from sggan.errors import UserError
 from sggan.models.sggan import editor, photos, restore, runs
 from sggan.training.distribute import local_context
-from tests.conftest import TINY, make_cfg
+from tests.helpers import TINY, make_cfg
 
 SERVE = """
 import sys, numpy as np, tensorflow as tf

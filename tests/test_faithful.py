@@ -19,7 +19,7 @@ from sggan.models.sggan.data import TRANSFORM
 from sggan.models.sggan import data as sggan_data
 from sggan.models.vacgan import data as vacgan_data
 from sggan.training.distribute import local_context
-from tests.conftest import make_cfg
+from tests.helpers import make_cfg
 
 
 def pil_reference(jpeg_bytes, size):

@@ -28,7 +28,7 @@ from sggan.errors import UserError
 from sggan.app.lock import ExperimentLock
 from sggan.models.sggan import data as sggan_data
 from sggan.training.distribute import local_context
-from tests.conftest import BOUND_SECONDS, ROOT, SHARED_GROUPS, TINY, copy_data, make_cfg, only_error_line, run_main
+from tests.helpers import BOUND_SECONDS, ROOT, SHARED_GROUPS, TINY, copy_data, make_cfg, only_error_line, run_main
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 4321\n"
 

@@ -16,7 +16,7 @@ from sggan.models.sggan import losses, networks, runs
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
 from sggan.training.distribute import local_context
-from tests.conftest import TINY, make_cfg
+from tests.helpers import TINY, make_cfg
 
 NAMES = list(CELEBA_ATTRIBUTES)
 HAIR4 = "Black_Hair/Blond_Hair/Brown_Hair/Gray_Hair"

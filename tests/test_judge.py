@@ -14,7 +14,7 @@ from sggan.models.sggan.outputs import Output
 from sggan.models.sggan.data import TRANSFORM
 from sggan.models.sggan import data as sggan_data
 from sggan.training.distribute import local_context
-from tests.conftest import TINY, make_cfg
+from tests.helpers import TINY, make_cfg
 
 GROUPS = 4
 SIZE = 8

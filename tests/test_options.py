@@ -6,7 +6,7 @@ import pytest
 import config
 from sggan.errors import UserError
 from sggan.app.options import OPTIONS
-from tests.conftest import make_cfg
+from tests.helpers import make_cfg
 
 SWITCHES = [name for name, option in OPTIONS.items() if option.flag]
 

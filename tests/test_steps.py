@@ -10,7 +10,7 @@ from sggan.models.sggan import losses, networks
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
 from sggan.training.distribute import local_context
-from tests.conftest import TINY, make_cfg
+from tests.helpers import TINY, make_cfg
 
 N_GROUPS, BATCH = 4, 4
 

@@ -16,7 +16,7 @@ from sggan.errors import UserError
 from sggan.models.sggan import runs
 from sggan.models.sggan import data as sggan_data
 from sggan.training.distribute import local_context
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_grids_and_metrics_for_the_test_split(trained):

@@ -16,7 +16,7 @@ from sggan.models.sggan import runs
 from sggan.models.sggan.steps import SGGANTask
 from sggan.models.sggan import data as sggan_data
 from sggan.training.distribute import local_context
-from tests.conftest import QUIET, run
+from tests.helpers import QUIET, run
 
 
 def checkpoint_weights(exp_dir, step):

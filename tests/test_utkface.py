@@ -12,7 +12,7 @@ from sggan.errors import UserError
 from sggan.models.sggan import photos, restore, runs
 from sggan.models.sggan import data as sggan_data
 from sggan.training.distribute import local_context
-from tests.conftest import TINY, make_cfg
+from tests.helpers import TINY, make_cfg
 
 BAD = ["39_1_20170116174525125.jpg.chip.jpg", "7_3_9_20170109.png", "25_1_7_20170104.jpg", "notes.txt"]
 

@@ -19,7 +19,7 @@ from sggan.errors import UserError
 from sggan.models.sggan.data import TRANSFORM
 from sggan.models.sggan import data as sggan_data
 from sggan.training.distribute import local_context
-from tests.conftest import make_cfg, rewind, run
+from tests.helpers import make_cfg, rewind, run
 
 TINY_VAC = ["--model", "vacgan", "--image_size", "16", "--batch_size", "8", "--split", "partition",
             "--log_every", "2", "--sample_every", "2", "--eval_every", "2", "--save_every", "2", "--z_dim", "8"]
