@@ -17,7 +17,7 @@ startup.quiet_environment(verbose=False)  # TensorFlow's settings, before it loa
 
 import tensorflow as tf  # noqa: E402
 
-from sggan.data import celeba, demo_faces, pipeline  # noqa: E402
+from sggan.data import attribute_groups, celeba, demo_faces, pipeline, splits  # noqa: E402
 from sggan.models.sggan.data import TRANSFORM
 
 
@@ -53,10 +53,10 @@ def main():
     if args.data_dir == "./data/demo_faces":
         demo_faces.ensure(args.data_dir)
     table = celeba.read_attributes(args.data_dir)
-    groups = [celeba.parse_group(g, table.names) for g in ("Male", "Smiling", "Black_Hair/Blond_Hair-Brown_Hair",
+    groups = [attribute_groups.parse_group(g, table.names) for g in ("Male", "Smiling", "Black_Hair/Blond_Hair-Brown_Hair",
                                                            "Wearing_Lipstick")]
     rows = celeba.np.arange(min(len(table.files), args.images))
-    listing = celeba.training_list(table, groups, rows, (None, None, 0, 0))
+    listing = splits.training_list(table, groups, rows, (None, None, 0, 0))
     source = pipeline.FolderSource(celeba.find_image_dir(args.data_dir, None))
     paths = tf.data.Dataset.from_tensor_slices(listing.files).repeat()
     bare = paths.map(lambda name: decode_jpeg(source.read(name)),

@@ -92,11 +92,11 @@ def graph_flops(function, *args):
 
 def sggan_task(cfg, strategy):
     """SG-GAN with the original's four single groups; (task, label columns)."""
-    from sggan.data import celeba
+    from sggan.data import attribute_groups
     from sggan.models.sggan import networks
     from sggan.models.sggan.outputs import output_layout
     from sggan.models.sggan.steps import SGGANTask
-    groups = [celeba.Group(f"group{a}", "single", (f"attribute{a}",)) for a in range(4)]
+    groups = [attribute_groups.Group(f"group{a}", "single", (f"attribute{a}",)) for a in range(4)]
     outputs = output_layout(groups)
     generator, discriminator = networks.build(cfg, outputs)
     return SGGANTask(cfg, generator, discriminator, outputs, len(groups), strategy), len(groups)

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import config  # noqa: E402
-from sggan.data import celeba  # noqa: E402
+from sggan.data import attribute_groups  # noqa: E402
 from sggan.training import checkpoints, distribute, precision
 from sggan.models.sggan import networks  # noqa: E402
 from sggan.models.sggan.outputs import output_layout  # noqa: E402
@@ -44,7 +44,7 @@ def strategy_named(name):
 
 
 def sggan_task(cfg):
-    groups = [celeba.Group(f"group{a}", "single", (f"attribute{a}",)) for a in range(2)]
+    groups = [attribute_groups.Group(f"group{a}", "single", (f"attribute{a}",)) for a in range(2)]
     outputs = output_layout(groups)
     keras.utils.set_random_seed(cfg["seed"])
     generator, discriminator = networks.build(cfg, outputs)

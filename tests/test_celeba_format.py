@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sggan.data import celeba
+from sggan.data import attribute_groups, celeba
 from sggan.data.demo_faces import CELEBA_ATTRIBUTES
 from sggan.errors import UserError
 
@@ -81,15 +81,15 @@ def test_missing_folder_and_file(tmp_path):
 
 def test_group_notation_and_suggestions():
     names = list(CELEBA_ATTRIBUTES)
-    hair = celeba.parse_group("Black_Hair/Blond_Hair-Brown_Hair", names)
+    hair = attribute_groups.parse_group("Black_Hair/Blond_Hair-Brown_Hair", names)
     assert (hair.columns, hair.exclude, hair.multi) == (("Black_Hair", "Blond_Hair"), ("Brown_Hair",), True)
     assert hair.class_names == ("Black_Hair", "Blond_Hair")
     with pytest.raises(UserError, match="did you mean Smiling"):
-        celeba.parse_group("Smilling", names)
+        attribute_groups.parse_group("Smilling", names)
     with pytest.raises(UserError, match="not of the form"):
-        celeba.parse_group("Male/Male", names)
+        attribute_groups.parse_group("Male/Male", names)
     with pytest.raises(UserError, match="not of the form"):
-        celeba.parse_group("Black_Hair//Blond_Hair", names)
+        attribute_groups.parse_group("Black_Hair//Blond_Hair", names)
 
 
 def test_hair_rule_is_the_originals():
@@ -101,6 +101,6 @@ def test_hair_rule_is_the_originals():
     values[2, [col["Black_Hair"], col["Brown_Hair"]]] = 1           # black and brown → unlabelled
     values[3, [col["Black_Hair"], col["Blond_Hair"]]] = 1           # both → black wins
     table = celeba.AttributeTable("x", names, [f"{i}.jpg" for i in range(5)], values)  # 4: none → unlabelled
-    classes, known = celeba.parse_group("Black_Hair/Blond_Hair-Brown_Hair", names).labels(table)
+    classes, known = attribute_groups.parse_group("Black_Hair/Blond_Hair-Brown_Hair", names).labels(table)
     assert known.tolist() == [True, True, False, True, False]
     assert classes.tolist() == [0, 1, 0, 0, 0]

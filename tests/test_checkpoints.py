@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.data import celeba
+from sggan.data import attribute_groups
 from sggan.training import checkpoints
 from sggan.errors import UserError
 from sggan.nn.layers import deconv, instance_norm
@@ -14,7 +14,7 @@ from sggan.models.sggan.networks import HEAD_BLOCKS, OutputHead, ResidualBlock
 from sggan.models.sggan.outputs import output_layout
 
 NGF, N_BLOCKS = 4, 2
-GROUPS = [o.group for o in output_layout([celeba.Group(f"g{a}", "single", (f"attribute{a}",)) for a in range(2)])]
+GROUPS = [o.group for o in output_layout([attribute_groups.Group(f"g{a}", "single", (f"attribute{a}",)) for a in range(2)])]
 
 
 class ReorderedGenerator(networks.Generator):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sggan.data import celeba, demo_faces
+from sggan.data import celeba, demo_faces, splits
 from sggan.errors import UserError
 
 
@@ -35,7 +35,7 @@ def test_format_is_celebas(demo_dir):
     table = celeba.read_attributes(demo_dir)
     image = Image.open(os.path.join(demo_dir, "img_align_celeba", table.files[0]))
     assert image.size == (178, 218) and image.mode == "RGB"
-    train, test = celeba.split_rows(table, demo_dir, "partition", 0.1)
+    train, test = splits.split_rows(table, demo_dir, "partition", 0.1)
     assert len(train) == 128 and len(test) == 16
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from sggan.data import celeba, faces
+from sggan.data import attribute_groups, faces
 from sggan.models.sggan import networks, photos
 from sggan.models.sggan.editor import CELEBA_TEMPLATE, Editor
 from sggan.models.sggan.outputs import output_layout
@@ -80,7 +80,7 @@ class StandInDetector:
 
 
 def test_photo_flow_writes_full_size_edits_and_reports_photos_without_faces(tmp_path, capsys):
-    groups = [celeba.parse_group("Male", ["Male"])]
+    groups = [attribute_groups.parse_group("Male", ["Male"])]
     outputs = output_layout(groups)
     cfg = dict(ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True, identity_init=True)
     generator, _ = networks.build(cfg, outputs)

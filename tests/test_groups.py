@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from sggan.data import celeba
+from sggan.data import attribute_groups, celeba, splits
 from sggan.data.demo_faces import CELEBA_ATTRIBUTES
 from sggan.errors import UserError
 from sggan.models.sggan import losses, networks, runs
@@ -31,7 +31,7 @@ def table_with(rows, names=NAMES):
 
 
 def test_several_names_label_only_images_with_exactly_one_set():
-    group = celeba.parse_group(HAIR4 + "-Bald", NAMES)
+    group = attribute_groups.parse_group(HAIR4 + "-Bald", NAMES)
     assert (group.n_classes, group.multi, group.class_names) == (4, True, tuple(HAIR4.split("/")))
     table = table_with([{"Black_Hair"}, {"Gray_Hair"}, {"Black_Hair", "Blond_Hair"}, set(),
                         {"Brown_Hair", "Bald"}, {"Brown_Hair"}])
@@ -41,7 +41,7 @@ def test_several_names_label_only_images_with_exactly_one_set():
 
 
 def test_two_names_keep_the_original_rule():
-    classes, known = celeba.parse_group("Black_Hair/Blond_Hair", NAMES).labels(
+    classes, known = attribute_groups.parse_group("Black_Hair/Blond_Hair", NAMES).labels(
         table_with([{"Black_Hair", "Blond_Hair"}, {"Blond_Hair"}]))
     assert known.tolist() == [True, True] and classes.tolist() == [0, 1]
 
@@ -49,7 +49,7 @@ def test_two_names_keep_the_original_rule():
 def test_bins_on_a_numeric_column():
     table = celeba.AttributeTable("x", ["age"], [f"{i}" for i in range(6)],
                                   np.array([[0], [19], [20], [45], [60], [99]], np.int32))
-    group = celeba.parse_group("age=0-19,20-39,60-", ["age"])
+    group = attribute_groups.parse_group("age=0-19,20-39,60-", ["age"])
     assert group.class_names == ("age 0-19", "age 20-39", "age 60-") and not group.multi
     classes, known = group.labels(table)
     assert known.tolist() == [True, True, True, False, True, True]
@@ -62,11 +62,11 @@ def test_bins_on_a_numeric_column():
 ])
 def test_bad_bins_are_refused(spec, fragment):
     with pytest.raises(UserError, match=fragment):
-        celeba.parse_group(spec, ["age"])
+        attribute_groups.parse_group(spec, ["age"])
 
 
 def test_output_layout_binary_unchanged_and_three_classes_in_class_order():
-    groups = [celeba.parse_group(s, NAMES) for s in ("Male", "Black_Hair/Blond_Hair-Brown_Hair",
+    groups = [attribute_groups.parse_group(s, NAMES) for s in ("Male", "Black_Hair/Blond_Hair-Brown_Hair",
                                                      "Black_Hair/Blond_Hair/Brown_Hair")]
     layout = [(o.index, o.group, o.target, o.partners, o.title) for o in output_layout(groups)]
     assert layout == [(0, 0, 1, (1,), "Male"), (1, 0, 0, (0,), "not Male"),
@@ -78,7 +78,7 @@ def test_output_layout_binary_unchanged_and_three_classes_in_class_order():
 def tiny_task(specs):
     cfg = dict(config.SETTINGS, ngf=4, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True,
                identity_init=False, seed=0, batch_size=2)
-    groups = [celeba.parse_group(s, NAMES) for s in specs]
+    groups = [attribute_groups.parse_group(s, NAMES) for s in specs]
     outputs = output_layout(groups)
     generator, discriminator = networks.build(cfg, outputs)
     return SGGANTask(cfg, generator, discriminator, outputs, len(groups), local_context().strategy)
@@ -121,7 +121,7 @@ def test_dry_run_counts_for_a_three_class_group(demo_dir, tmp_path):
     three = runs.dry_run(make_cfg(*base, "--attributes", "Male", "Black_Hair/Blond_Hair/Brown_Hair"), local_context())
     two = runs.dry_run(make_cfg(*base, "--attributes", "Male", "Black_Hair/Blond_Hair"), local_context())
     table = celeba.read_attributes(demo_dir)
-    train_rows, _ = celeba.split_rows(table, demo_dir, "partition", 0.1)
+    train_rows, _ = splits.split_rows(table, demo_dir, "partition", 0.1)
     hair = table.values[train_rows][:, [NAMES.index(n) for n in ("Black_Hair", "Blond_Hair", "Brown_Hair")]] == 1
     counts = three["groups"]["Black_Hair/Blond_Hair/Brown_Hair"]
     assert counts["labelled"] == int((hair.sum(1) == 1).sum())

@@ -211,7 +211,7 @@ def test_identity_init_starts_as_an_exact_copy_without_speckle(upsampling):
     """With identity_init every output starts as tanh(input): no random-feature noise (the speckle)."""
     from sggan.models.sggan import networks
     from sggan.models.sggan.outputs import output_layout
-    from sggan.data.celeba import Group
+    from sggan.data.attribute_groups import Group
     keras.utils.set_random_seed(0)
     cfg = dict(ngf=8, n_blocks=1, image_size=16, ndf=4, d_layers=2, no_sp=True, identity_init=True,
                upsampling=upsampling)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.data import celeba
+from sggan.data import attribute_groups
 from sggan.nn.layers import SmallMapConv2D, SpectralNormConv2D, cpu_tuned, instance_norm, normalize_instances
 from sggan.models.sggan import losses, networks
 from sggan.models.sggan.outputs import output_layout
@@ -15,7 +15,7 @@ PAPER = dict(ngf=64, n_blocks=6, image_size=128, ndf=64, d_layers=6, no_sp=False
 
 def build(cfg, n_groups):
     """Generator and critic for n_groups single-attribute groups."""
-    groups = [celeba.Group(f"g{a}", "single", (f"attribute{a}",)) for a in range(n_groups)]
+    groups = [attribute_groups.Group(f"g{a}", "single", (f"attribute{a}",)) for a in range(n_groups)]
     return networks.build(cfg, output_layout(groups))
 
 

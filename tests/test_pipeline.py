@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from sggan.data import celeba, pipeline
+from sggan.data import pipeline, splits
 from sggan.models.sggan.data import TRANSFORM
 
 
@@ -55,7 +55,7 @@ def _asymmetric_folder(tmp_path, count=8):
         name = f"{i:06d}.png"
         Image.fromarray(pixels).save(tmp_path / name)
         files.append(name)
-    listing = celeba.LabelledList(files, np.zeros((count, 1), np.int32), np.ones((count, 1), np.float32),
+    listing = splits.LabelledList(files, np.zeros((count, 1), np.int32), np.ones((count, 1), np.float32),
                                   np.arange(count))
     return pipeline.FolderSource(str(tmp_path)), listing
 
@@ -90,7 +90,7 @@ def _numbered_folder(tmp_path, count=8):
         pixels[:, :60] = 255
         files.append(f"{i:06d}.png")
         Image.fromarray(pixels).save(tmp_path / files[-1])
-    listing = celeba.LabelledList(files, np.arange(count, dtype=np.int32)[:, None] % 2,
+    listing = splits.LabelledList(files, np.arange(count, dtype=np.int32)[:, None] % 2,
                                   np.ones((count, 1), np.float32), np.arange(count))
     return pipeline.FolderSource(str(tmp_path)), listing
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sggan.data import celeba
+from sggan.data import attribute_groups, celeba, splits
 from sggan.data.demo_faces import CELEBA_ATTRIBUTES
 from sggan.errors import UserError
 
@@ -26,10 +26,10 @@ def full_table(tmp_path_factory):
 
 
 def summary(table, sp_type):
-    groups = [celeba.parse_group(g, table.names) for g in GROUPS]
-    train_rows, test_rows = celeba.split_rows(table, ".", "lines", 0.1)
-    plan = celeba.sparse_plan(sp_type, None, None, 0, len(train_rows))
-    return groups, train_rows, test_rows, celeba.training_list(table, groups, train_rows, plan)
+    groups = [attribute_groups.parse_group(g, table.names) for g in GROUPS]
+    train_rows, test_rows = splits.split_rows(table, ".", "lines", 0.1)
+    plan = splits.sparse_plan(sp_type, None, None, 0, len(train_rows))
+    return groups, train_rows, test_rows, splits.training_list(table, groups, train_rows, plan)
 
 
 def test_line_split_is_the_originals(full_table):
@@ -70,23 +70,23 @@ def test_sp_type_table(full_table, sp_type, single, pair, prefix, times, entries
 
 
 def test_general_labelled_prefix_and_fraction(full_table):
-    groups = [celeba.parse_group(g, full_table.names) for g in GROUPS]
-    train_rows, _ = celeba.split_rows(full_table, ".", "lines", 0.1)
-    plan = celeba.sparse_plan(0, 0.05, None, 2, len(train_rows))
+    groups = [attribute_groups.parse_group(g, full_table.names) for g in GROUPS]
+    train_rows, _ = splits.split_rows(full_table, ".", "lines", 0.1)
+    plan = splits.sparse_plan(0, 0.05, None, 2, len(train_rows))
     assert plan == (9880, 9880, 9880, 2)
-    train = celeba.training_list(full_table, groups, train_rows, plan)
+    train = splits.training_list(full_table, groups, train_rows, plan)
     assert len(train.files) == 197600 + 2 * 9880
     assert (train.masks[:, 0] > 0).sum() == 3 * 9880
 
 
 def test_oversampling_needs_a_prefix():
     with pytest.raises(UserError, match="needs --labelled"):
-        celeba.sparse_plan(0, None, None, 3, 1000)
+        splits.sparse_plan(0, None, None, 3, 1000)
 
 
 def test_small_file_line_split_is_refused_with_advice(full_table):
     small = celeba.AttributeTable("small.txt", full_table.names, full_table.files[:3000], full_table.values[:3000])
     with pytest.raises(UserError, match="use --split fraction or --split partition"):
-        celeba.split_rows(small, ".", "lines", 0.1)
-    train, test = celeba.split_rows(small, ".", "fraction", 0.1)
+        splits.split_rows(small, ".", "lines", 0.1)
+    train, test = splits.split_rows(small, ".", "fraction", 0.1)
     assert len(test) == 300 and len(train) == 2700

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sggan.data import celeba
+from sggan.data import attribute_groups
 from sggan.models.sggan import losses, networks
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
@@ -20,7 +20,7 @@ def task():
     """A task with four single-attribute groups (eight outputs). Shared, so that its steps are
     traced once: every test below compares a step with a recomputation from the current weights."""
     cfg = make_cfg(*TINY)
-    groups = [celeba.Group(f"g{a}", "single", (f"attribute{a}",)) for a in range(N_GROUPS)]
+    groups = [attribute_groups.Group(f"g{a}", "single", (f"attribute{a}",)) for a in range(N_GROUPS)]
     outputs = output_layout(groups)
     keras.utils.set_random_seed(5)
     generator, discriminator = networks.build(cfg, outputs)
@@ -201,7 +201,7 @@ def test_critic_noise_to_the_classifier_leaves_the_adversary_clean(task):
 def test_identity_loss_by_hand_and_only_on_labelled_own_class_rows():
     """--lam_id: 0 for an identity generator; else the hand-computed mean L1 over the (input, output)
     pairs whose labelled class is the output's target; unlabelled rows and other classes do not count."""
-    groups = [celeba.Group("age", "single", ("a",)), celeba.Group("g", "single", ("b",))]
+    groups = [attribute_groups.Group("age", "single", ("a",)), attribute_groups.Group("g", "single", ("b",))]
     outputs = output_layout(groups)  # a-on (target 1), a-off (0), b-on (1), b-off (0)
     images = tf.random.stateless_uniform((3, 4, 4, 3), (1, 1), -1, 1)
     classes = tf.constant([[1, 0], [0, 0], [1, 1]])
@@ -246,7 +246,7 @@ class ShiftGenerator:
 def test_cycle_loss_by_hand_on_labelled_rows_of_the_heads_own_class():
     """--lam_cycle: x of labelled class c, edited by a partner j, then by c's output k: |x − G(G(x)_j)_k|
     = |s_j + s_k| for the shift stub; unlabelled rows do not count; an identity generator gives 0."""
-    groups = [celeba.Group("a", "single", ("a",)), celeba.Group("b", "single", ("b",))]
+    groups = [attribute_groups.Group("a", "single", ("a",)), attribute_groups.Group("b", "single", ("b",))]
     outputs = output_layout(groups)  # 0: a on, 1: a off, 2: b on, 3: b off; partners 0<->1, 2<->3
     task = SGGANTask.__new__(SGGANTask)
     task.outputs, task.global_batch = outputs, 3

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sggan.data import celeba, demo_faces, pipeline, tfrecord, utkface
+from sggan.data import attribute_groups, celeba, demo_faces, pipeline, splits, tfrecord, utkface
 from sggan.errors import UserError
 
 
@@ -16,8 +16,8 @@ from sggan.errors import UserError
 class Dataset:
     table: celeba.AttributeTable
     groups: list
-    train: celeba.LabelledList
-    test: celeba.LabelledList
+    train: splits.LabelledList
+    test: splits.LabelledList
     source: object          # turns a file name into image bytes (see pipeline.FolderSource)
     image_dir: str          # None when the images come from TFRecord shards
     celeba_frame: bool      # images framed as CelebA's aligned 178 x 218 (not so: UTKFace's chips)
@@ -70,15 +70,15 @@ def prepare(cfg, labelling, check_images=True):
     if cfg["demo"]:
         demo_faces.ensure(cfg["data_dir"])
     table, source, image_dir, celeba_frame = _source(cfg)
-    groups = [celeba.parse_group(spec, table.names, table.value_names) for spec in cfg["attributes"]]
+    groups = [attribute_groups.parse_group(spec, table.names, table.value_names) for spec in cfg["attributes"]]
     if len({g.spec for g in groups}) != len(groups):
         raise UserError("--attributes lists the same group twice")
-    train_rows, test_rows = celeba.split_rows(table, cfg["data_dir"], cfg["split"], cfg["test_fraction"])
+    train_rows, test_rows = splits.split_rows(table, cfg["data_dir"], cfg["split"], cfg["test_fraction"])
     train, test = labelling(cfg, table, groups, train_rows, test_rows)
     if check_images and image_dir:
         missing = celeba.check_images_present(image_dir, list(train.files) + list(test.files),
                                               cfg["skip_missing"])
-        train, test = celeba.without(train, missing), celeba.without(test, missing)
+        train, test = splits.without(train, missing), splits.without(test, missing)
     if cfg["batch_size"] > len(train.files):
         raise UserError(f"--batch_size {cfg['batch_size']} is larger than the training set "
                         f"({len(train.files)} entries); lower it")

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sggan.data import celeba, pipeline
+from sggan.data import pipeline, splits
 from sggan.training import precision
 from sggan.models.sggan import losses
 from sggan.models.sggan.data import TRANSFORM
@@ -130,7 +130,7 @@ class ClassifierTrainer:
 def fully_labelled(ds):
     """The training images with every label the attribute file has for the groups (no sparse plan)."""
     rows = np.unique(ds.train.rows)
-    return celeba.training_list(ds.table, ds.groups, rows, celeba.SP_TYPES[0])
+    return splits.training_list(ds.table, ds.groups, rows, splits.SP_TYPES[0])
 
 
 def train(ds, image_size, steps, batch_size=64, learn_rate=1e-3, seed=0, log=print):

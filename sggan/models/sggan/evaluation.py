@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from sggan.data import celeba, pipeline
+from sggan.data import pipeline, splits
 from sggan import images
 from sggan.training.loop import Report
 from sggan.models.sggan.data import TRANSFORM
@@ -105,7 +105,7 @@ class Evaluator:
         position = np.concatenate(positions) if positions else np.zeros(0, int)
         result = {}
         for a, group in enumerate(self.groups):
-            chosen = (celeba.balanced_rows(listing, a, group.n_classes) if group.multi
+            chosen = (splits.balanced_rows(listing, a, group.n_classes) if group.multi
                       else np.flatnonzero(listing.masks[:, a] > 0))
             keep = np.isin(position, chosen)
             hits = predicted[keep, a] == listing.classes[position[keep], a]

@@ -23,7 +23,7 @@ def class_order(n_classes):
 
 
 def output_layout(groups):
-    """The generator's outputs for these groups (celeba.Group), in order."""
+    """The generator's outputs for these groups (attribute_groups.Group), in order."""
     outputs = []
     for a, group in enumerate(groups):
         first, order = len(outputs), class_order(group.n_classes)
@@ -52,7 +52,7 @@ class GroupShape:
 
 
 def recorded_groups(groups):
-    """config.json's `group_classes` entry for these groups (celeba.Group or GroupShape)."""
+    """config.json's `group_classes` entry for these groups (attribute_groups.Group or GroupShape)."""
     return [{"spec": g.spec, "classes": list(g.class_names)} for g in groups]
 
 

@@ -29,7 +29,7 @@ class Restored:
     cfg: dict             # the run's settings with the experiment's model fields
     generator: object
     discriminator: object
-    groups: list          # outputs.GroupShape or celeba.Group per attribute group
+    groups: list          # outputs.GroupShape or attribute_groups.Group per attribute group
     outputs: list         # outputs.Output per generator output
     checkpoint: str       # the path restored
     step: int             # its iteration

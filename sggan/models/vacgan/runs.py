@@ -4,7 +4,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from sggan.data import celeba, datasets, pipeline
+from sggan.data import datasets, pipeline, splits
 from sggan.metrics import fid
 from sggan import images
 from sggan.training import loop
@@ -98,7 +98,7 @@ def fid_listing(cfg, ds):
         return ds.test.first(min(cfg["fid_images"], len(ds.test.files))), "test images"
     total = len(ds.table.files)
     rows = np.random.default_rng(cfg["seed"]).choice(total, min(cfg["fid_images"], total), replace=False)
-    return celeba.attribute_list(ds.table, rows), "random images of the whole set"
+    return splits.attribute_list(ds.table, rows), "random images of the whole set"
 
 
 def frechet(cfg, context):
