@@ -10,6 +10,7 @@ import pytest
 
 import config
 import main
+from sggan.app import options
 from sggan.errors import UserError
 from tests.conftest import TINY, copy_data, make_cfg, run_main
 
@@ -42,6 +43,31 @@ def test_help_lists_every_setting_with_its_default(capsys):
     for name in config.SETTINGS:
         assert f"--{name}" in out, name
     assert "(default: 8)" in out and "--mode" in out
+
+
+def _help(capsys, *argv):
+    with pytest.raises(SystemExit):
+        main.run([*argv, "--help"])
+    return capsys.readouterr().out
+
+
+def test_help_is_grouped_as_config_py_with_one_default_each(capsys):
+    out = _help(capsys)
+    titles = [line[:-1] for line in out.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert titles == ["options", *options.GROUPS]
+    order = [out.index(text) for text in ("\ntraining:", "\n  --lam_id", "\n  --lam_cycle", "\nwatching and saving:")]
+    assert order == sorted(order)
+    assert "--model {sggan,vacgan}" in out and "--loss {wgan-gp,hinge,lsgan,nsgan}" in out
+    for name in options.OPTIONS:
+        text = " ".join(out.split(f"\n  --{name} ", 1)[1].split("\n  --", 1)[0].split())
+        assert text.count("(default:") == 1, (name, text)
+    assert "(default: None)" not in out
+
+
+def test_help_of_a_mode_shows_only_its_groups(capsys):
+    out = _help(capsys, "--mode", "test")
+    assert "test mode:" in out and "data:" in out and "what to run:" in out and "--exp_dir" in out
+    assert "training:" not in out and "--lam_id" not in out and "VAC+GAN:" not in out
 
 
 def test_defaults_are_the_originals_and_flags_override():

@@ -4,19 +4,19 @@ config.py holds the values; this module holds what each one means (type, allowed
 help text) and the checks that refuse bad combinations with a one-line error.
 """
 import argparse
+import dataclasses
 import difflib
 import importlib.util
 import math
 import os
 import traceback
-from dataclasses import dataclass
 
 from sggan.errors import UserError
 
 TRUE_WORDS, FALSE_WORDS = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Option:
     """What one config field means: its type, allowed values and help text.
 
@@ -31,6 +31,8 @@ class Option:
     below: float = None        # values must be smaller than this (numbers)
     maximum: float = None      # largest allowed value (numbers)
     positive: bool = False     # must be > 0
+    unset: str = None          # what None means, for --help and the docs
+    group: str = None          # config.py's section, set by _grouped
 
     @property
     def flag(self):
@@ -38,116 +40,152 @@ class Option:
         return self.type is bool
 
 
+def _grouped(group, options):
+    """One config.py section's options, each marked with the section's name."""
+    return {name: dataclasses.replace(option, group=group) for name, option in options.items()}
+
+
+# config.py's sections, in order, and the modes each matters for (None: every mode). `--mode M --help`
+# shows only the groups of mode M.
+GROUPS = {
+    "what to run": None,
+    "data": ("train", "test", "classifier", "fid", "sample"),
+    "model": ("train",),
+    "training": ("train", "classifier"),
+    "watching and saving": ("train",),
+    "test mode": ("test", "export", "fid", "sample", "classifier"),
+    "VAC+GAN": ("train", "sample", "fid"),
+}
+
 # TensorFlow, NumPy and Python's random module all take seeds below 2**32.
 SEED_LIMIT = 2 ** 32 - 1
 
 OPTIONS = {
-    "model": Option("which model: sggan (attribute editing) or vacgan (conditional generation)", str),
-    "data_dir": Option("folder with list_attr_celeba.txt and the images", str),
-    "image_dir": Option("image folder (default: celebA/ or img_align_celeba/ under data_dir)", str, optional=True),
-    "data_format": Option("read images from a folder or from TFRecord shards (auto: shards if present)", str,
-                          choices=("auto", "folder", "tfrecord")),
-    "attributes": Option("attribute groups: NAME, A/B (A = class 0, B = class 1), A/B/C… (class i: exactly "
-                         "the i-th name set), each optionally followed by -C to leave images with C "
-                         "unlabelled; or NAME=BINS on a numeric label, e.g. age=0-19,20-39,40-",
-                         str, nargs="+"),
-    "split": Option("train/test split: lines (the original: test = images 3..4999), "
-                    "partition (list_eval_partition.txt), fraction (last --test_fraction held out), "
-                    "all (train on every image, test list = every image; VAC+GAN's original)", str,
-                    choices=("lines", "partition", "fraction", "all")),
-    "test_fraction": Option("share of images held out by --split fraction", float, positive=True, below=1.0),
-    "sp_type": Option("sparse labelling preset of the paper: 0 all labelled, 1 = 10k/30k, 2 = 1k/3k", int,
-                      choices=(0, 1, 2)),
-    "labelled": Option("label only the first N training images (or a fraction < 1); overrides sp_type",
-                       float, optional=True, minimum=0.0),
-    "labelled_pair": Option("the same for two-way groups (default: as --labelled)", float, optional=True,
-                            minimum=0.0),
-    "oversample_times": Option("append the labelled prefix of the training list this many more times", int,
-                               minimum=0),
-    "skip_missing": Option("drop listed images that are missing on disk (with a warning) instead of refusing",
-                           bool),
-    "image_size": Option("side of the square training images", int, positive=True),
-    "ngf": Option("generator base width", int, positive=True),
-    "ndf": Option("discriminator base width", int, positive=True),
-    "n_blocks": Option("residual blocks in the generator", int, minimum=0),
-    "d_layers": Option("stride-2 convolutions in the discriminator", int, positive=True),
-    "no_sp": Option("turn spectral normalisation of the discriminator off", bool),
-    "upsampling": Option("generator upsampling: deconv (the original's 4x4 stride-2 transposed convolution) "
-                         "or resize (nearest-neighbour, then 3x3 convolution: no checkerboard)", str,
-                         choices=("deconv", "resize")),
-    "identity_init": Option("initialise each output block to copy the input image (not in the original; "
-                            "the demo uses it to learn edits in minutes)", bool),
-    "loss": Option("adversarial loss", str, choices=("wgan-gp", "hinge", "lsgan", "nsgan")),
-    "batch_size": Option("images per batch", int, positive=True),
-    "max_iters": Option("training iterations (generator updates)", int, positive=True),
-    "n_critic": Option("discriminator updates per generator update", int, positive=True),
-    "learn_rate": Option("Adam learning rate (SG-GAN: both networks; VAC+GAN: discriminator, classifier)",
-                         float, positive=True),
-    "g_learn_rate": Option("VAC+GAN generator learning rate", float, positive=True),
-    "beta1": Option("Adam beta1, in [0, 1)", float, minimum=0.0, below=1.0),
-    "beta2": Option("Adam beta2, in [0, 1)", float, minimum=0.0, below=1.0),
-    "decay_start": Option("iteration after which the learning rate decays linearly (to 0.1x)", int, minimum=0),
-    "lam_recon": Option("weight of the reconstruction loss", float, minimum=0.0),
-    "lam_gp": Option("weight of the gradient penalty (0: none)", float, minimum=0.0),
-    "lam_cls": Option("weight of the generator's classification loss", float, minimum=0.0),
-    "lam_gp_cls": Option("weight of a penalty on the input gradient of the critic's class margins, on real "
-                         "images (not in the original; 0: none): the critic's classifier cannot then be "
-                         "satisfied by pixel speckle", float, minimum=0.0),
-    "lam_id": Option("weight of an identity loss (not in the original; 0: none): each output whose target "
-                     "is a labelled input's own class in its group should return that input (mean L1)",
-                     float, minimum=0.0),
-    "lam_cycle": Option("weight of a cycle loss (not in the original; 0: none): an input's edit by another "
-                        "output of a group, edited back by the output of the input's own (labelled) class, "
-                        "should give the input (mean L1; StarGAN's cycle on the partner pairs)",
-                        float, minimum=0.0),
-    "critic_noise": Option("standard deviation of Gaussian noise added to the real and generated images "
-                           "the critic sees (which ones: --critic_noise_to), images in [-1, 1] (not in the "
-                           "original; 0: none): its classifier then judges a smoothed image, which pixel "
-                           "speckle cannot move",
-                           float, minimum=0.0),
-    "critic_noise_to": Option("what --critic_noise reaches: all (every critic input) or classifier (only the "
-                              "images its class heads judge: the adversarial head and the penalty see clean "
-                              "images, so they still see speckle)", str, choices=("all", "classifier")),
-    "seed": Option("random seed (data order, flips, initial weights, penalty draws)", int, minimum=0,
-                   maximum=SEED_LIMIT),
-    "deterministic": Option("bit-exact TensorFlow ops (slower)", bool),
-    "strategy": Option("where to train: one device, several on this machine (all GPUs or --devices), "
-                       "or several machines (TF_CONFIG); --batch_size stays the global batch", str,
-                       choices=("default", "mirrored", "multiworker")),
-    "devices": Option("devices for --strategy mirrored, comma-separated (GPU:0,GPU:1; CPU:0,CPU:1 splits "
-                      "the CPU into logical devices)", str, nargs="+", optional=True),
-    "precision": Option("arithmetic: float32, or mixed float16 (loss-scaled) / bfloat16 with float32 weights",
-                        str, choices=("float32", "mixed_float16", "mixed_bfloat16")),
-    "jit": Option("compile the training steps with XLA", bool),
-    "log_every": Option("iterations between console/loss-log lines", int, positive=True),
-    "sample_every": Option("iterations between sample grids", int, positive=True),
-    "eval_every": Option("iterations between test accuracy checks", int, positive=True),
-    "save_every": Option("iterations between kept checkpoints", int, positive=True),
-    "keep": Option("most recent checkpoints kept besides the periodic ones", int, positive=True),
-    "fresh": Option("ignore existing checkpoints and start again", bool),
-    "test_step": Option("checkpoint iteration to restore in test mode (default: latest)", int, optional=True,
-                        minimum=0),
-    "num_test": Option("test only the first N test images", int, optional=True, positive=True),
-    "input": Option("your own photos (files or folders) for test mode", str, nargs="+", optional=True),
-    "save_single": Option("in test mode also write each output as its own file", bool),
-    "align": Option("--input photos: find every face (MTCNN), align it like CelebA and paste its edits back "
-                    "into the full photo; false: use each photo's centre square as it is", bool),
-    "classifier_steps": Option("training batches (of 64) of the attribute classifier (--mode classifier)",
-                               int, positive=True),
-    "z_dim": Option("VAC+GAN noise size", int, positive=True),
-    "set": Option("VAC+GAN sample mode: attribute settings NAME=0|1", str, nargs="+", optional=True),
-    "fid_images": Option("images per side for --mode fid", int, positive=True),
-    "fid_real": Option("VAC+GAN's real FID images: random (drawn at random, seeded, from the whole set: "
-                       "the original's protocol) or test (the first --fid_images test images)", str,
-                       choices=("random", "test")),
-}
+    **_grouped("what to run", {
+        "model": Option("which model: sggan (attribute editing) or vacgan (conditional generation)", str),
+    }),
+    **_grouped("data", {
+        "data_dir": Option("folder with list_attr_celeba.txt and the images", str),
+        "image_dir": Option("image folder", str, optional=True,
+                            unset="celebA/ or img_align_celeba/ under data_dir"),
+        "data_format": Option("read images from a folder or from TFRecord shards (auto: shards if present)", str,
+                              choices=("auto", "folder", "tfrecord")),
+        "attributes": Option("attribute groups: NAME, A/B (A = class 0, B = class 1), A/B/C… (class i: exactly "
+                             "the i-th name set), each optionally followed by -C to leave images with C "
+                             "unlabelled; or NAME=BINS on a numeric label, e.g. age=0-19,20-39,40-",
+                             str, nargs="+"),
+        "split": Option("train/test split: lines (the original: test = images 3..4999), "
+                        "partition (list_eval_partition.txt), fraction (last --test_fraction held out), "
+                        "all (train on every image, test list = every image; VAC+GAN's original)", str,
+                        choices=("lines", "partition", "fraction", "all")),
+        "test_fraction": Option("share of images held out by --split fraction", float, positive=True, below=1.0),
+        "sp_type": Option("sparse labelling preset of the paper: 0 all labelled, 1 = 10k/30k, 2 = 1k/3k", int,
+                          choices=(0, 1, 2)),
+        "labelled": Option("label only the first N training images (or a fraction < 1); overrides sp_type",
+                           float, optional=True, minimum=0.0, unset="as --sp_type"),
+        "labelled_pair": Option("the same for two-way groups", float, optional=True, unset="as --labelled",
+                                minimum=0.0),
+        "oversample_times": Option("append the labelled prefix of the training list this many more times", int,
+                                   minimum=0),
+        "skip_missing": Option("drop listed images that are missing on disk (with a warning) instead of refusing",
+                               bool),
+    }),
+    **_grouped("model", {
+        "image_size": Option("side of the square training images", int, positive=True),
+        "ngf": Option("generator base width", int, positive=True),
+        "ndf": Option("discriminator base width", int, positive=True),
+        "n_blocks": Option("residual blocks in the generator", int, minimum=0),
+        "d_layers": Option("stride-2 convolutions in the discriminator", int, positive=True),
+        "no_sp": Option("turn spectral normalisation of the discriminator off", bool),
+        "upsampling": Option("generator upsampling: deconv (the original's 4x4 stride-2 transposed convolution) "
+                             "or resize (nearest-neighbour, then 3x3 convolution: no checkerboard)", str,
+                             choices=("deconv", "resize")),
+        "identity_init": Option("initialise each output block to copy the input image (not in the original; "
+                                "the demo uses it to learn edits in minutes)", bool),
+    }),
+    **_grouped("training", {
+        "loss": Option("adversarial loss", str, choices=("wgan-gp", "hinge", "lsgan", "nsgan")),
+        "batch_size": Option("images per batch", int, positive=True),
+        "max_iters": Option("training iterations (generator updates)", int, positive=True),
+        "n_critic": Option("discriminator updates per generator update", int, positive=True),
+        "learn_rate": Option("Adam learning rate (SG-GAN: both networks; VAC+GAN: discriminator, classifier)",
+                             float, positive=True),
+        "beta1": Option("Adam beta1, in [0, 1)", float, minimum=0.0, below=1.0),
+        "beta2": Option("Adam beta2, in [0, 1)", float, minimum=0.0, below=1.0),
+        "decay_start": Option("iteration after which the learning rate decays linearly (to 0.1x)", int, minimum=0),
+        "lam_recon": Option("weight of the reconstruction loss", float, minimum=0.0),
+        "lam_gp": Option("weight of the gradient penalty (0: none)", float, minimum=0.0),
+        "lam_cls": Option("weight of the generator's classification loss", float, minimum=0.0),
+        "lam_gp_cls": Option("weight of a penalty on the input gradient of the critic's class margins, on real "
+                             "images (not in the original; 0: none): the critic's classifier cannot then be "
+                             "satisfied by pixel speckle", float, minimum=0.0),
+        "lam_id": Option("weight of an identity loss (not in the original; 0: none): each output whose target "
+                         "is a labelled input's own class in its group should return that input (mean L1)",
+                         float, minimum=0.0),
+        "lam_cycle": Option("weight of a cycle loss (not in the original; 0: none): an input's edit by another "
+                            "output of a group, edited back by the output of the input's own (labelled) class, "
+                            "should give the input (mean L1; StarGAN's cycle on the partner pairs)",
+                            float, minimum=0.0),
+        "critic_noise": Option("standard deviation of Gaussian noise added to the real and generated images "
+                               "the critic sees (which ones: --critic_noise_to), images in [-1, 1] (not in the "
+                               "original; 0: none): its classifier then judges a smoothed image, which pixel "
+                               "speckle cannot move",
+                               float, minimum=0.0),
+        "critic_noise_to": Option("what --critic_noise reaches: all (every critic input) or classifier (only the "
+                                  "images its class heads judge: the adversarial head and the penalty see clean "
+                                  "images, so they still see speckle)", str, choices=("all", "classifier")),
+        "seed": Option("random seed (data order, flips, initial weights, penalty draws)", int, minimum=0,
+                       maximum=SEED_LIMIT),
+        "deterministic": Option("bit-exact TensorFlow ops (slower)", bool),
+        "strategy": Option("where to train: one device, several on this machine (all GPUs or --devices), "
+                           "or several machines (TF_CONFIG); --batch_size stays the global batch", str,
+                           choices=("default", "mirrored", "multiworker")),
+        "devices": Option("devices for --strategy mirrored, comma-separated (GPU:0,GPU:1; CPU:0,CPU:1 splits "
+                          "the CPU into logical devices)", str, nargs="+", optional=True,
+                          unset="all GPUs"),
+        "precision": Option("arithmetic: float32, or mixed float16 (loss-scaled) / bfloat16 with float32 weights",
+                            str, choices=("float32", "mixed_float16", "mixed_bfloat16")),
+        "jit": Option("compile the training steps with XLA", bool),
+    }),
+    **_grouped("watching and saving", {
+        "log_every": Option("iterations between console/loss-log lines", int, positive=True),
+        "sample_every": Option("iterations between sample grids", int, positive=True),
+        "eval_every": Option("iterations between test accuracy checks", int, positive=True),
+        "save_every": Option("iterations between kept checkpoints", int, positive=True),
+        "keep": Option("most recent checkpoints kept besides the periodic ones", int, positive=True),
+        "fresh": Option("ignore existing checkpoints and start again", bool),
+    }),
+    **_grouped("test mode", {
+        "test_step": Option("checkpoint iteration to restore in test mode", int, optional=True, unset="the latest",
+                            minimum=0),
+        "num_test": Option("test only the first N test images", int, optional=True, positive=True, unset="all"),
+        "input": Option("your own photos (files or folders) for test mode", str, nargs="+", optional=True, unset="none"),
+        "save_single": Option("in test mode also write each output as its own file", bool),
+        "align": Option("--input photos: find every face (MTCNN), align it like CelebA and paste its edits back "
+                        "into the full photo; false: use each photo's centre square as it is", bool),
+        "classifier_steps": Option("training batches (of 64) of the attribute classifier (--mode classifier)",
+                                   int, positive=True),
+    }),
+    **_grouped("VAC+GAN", {
+        "z_dim": Option("VAC+GAN noise size", int, positive=True),
+        "set": Option("VAC+GAN sample mode: attribute settings NAME=0|1", str, nargs="+", optional=True,
+                      unset="attributes of test images"),
+        "fid_images": Option("images per side for --mode fid", int, positive=True),
+        "fid_real": Option("VAC+GAN's real FID images: random (drawn at random, seeded, from the whole set: "
+                           "the original's protocol) or test (the first --fid_images test images)", str,
+                           choices=("random", "test")),
+        "g_learn_rate": Option("VAC+GAN generator learning rate", float, positive=True),
+    }),}
 
 
-def _parser(settings, modes, presets):
+def _parser(settings, models, presets, mode=None):
+    """The argument parser: one argument group per config.py section (only mode `mode`'s, if given)."""
     parser = argparse.ArgumentParser(
         prog="main.py",
         description="SG-GAN (sparsely grouped facial attribute editing) and VAC+GAN, in TensorFlow 2. "
-                    "Defaults come from config.py; every setting can be overridden here.")
+                    "Defaults come from config.py; every setting can be overridden here."
+                    + (f" Showing the settings of --mode {mode}." if mode else ""))
+    modes = list(dict.fromkeys(mode for model in models.values() for mode in model.MODES))
     parser.add_argument("--mode", choices=modes, help="what to do (default: from OPER_FLAG in config.py)")
     parser.add_argument("--exp_dir", help="experiment folder (default: train_log_<OPER_NAME>)")
     parser.add_argument("--oper_name", help="experiment name (default: OPER_NAME in config.py)")
@@ -159,16 +197,27 @@ def _parser(settings, modes, presets):
                         help="check data and config, print a JSON summary, exit")
     parser.add_argument("--verbose", action="store_true",
                         help="let TensorFlow's own log messages through (hidden by default)")
+    shown_groups = [group for group, used_by in GROUPS.items() if mode is None or used_by is None or mode in used_by]
+    sections = {group: parser.add_argument_group(group) for group in GROUPS}
     for name, opt in OPTIONS.items():
+        section = sections[opt.group]
         default = settings.get(name)
-        help_text = f"{opt.help} (default: {default})"
+        help_text = f"{opt.help} (default: {opt.unset if default is None else _shown(default)})"
+        if opt.group not in shown_groups:  # parsed all the same, only not shown
+            help_text = argparse.SUPPRESS
         if opt.flag:  # `--name false` undoes a preset's or config.py's True
-            parser.add_argument(f"--{name}", nargs="?", const=True, type=_switch(name), default=None,
-                                metavar="true|false", help=help_text)
+            section.add_argument(f"--{name}", nargs="?", const=True, type=_switch(name), default=None,
+                                 metavar="true|false", help=help_text)
             continue
-        parser.add_argument(f"--{name}", type=_typed(name, opt.type), choices=opt.choices, nargs=opt.nargs,
-                            default=None, help=help_text)
+        choices = tuple(models) if name == "model" else opt.choices
+        section.add_argument(f"--{name}", type=_typed(name, opt.type), choices=choices, nargs=opt.nargs,
+                             default=None, help=help_text)
     return parser
+
+
+def _shown(value):
+    """A setting's value as typed on the command line: lists space-separated."""
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def _typed(name, kind):
@@ -305,8 +354,7 @@ def parse_config(argv, config_module, models):
     """
     check_config_module(config_module)
     settings = dict(config_module.SETTINGS)
-    modes = list(dict.fromkeys(mode for model in models.values() for mode in model.MODES))
-    parser = _parser(settings, modes, sorted(config_module.PRESETS))
+    parser = _parser(settings, models, sorted(config_module.PRESETS), _mode_asked(argv))
     parser.error = _raise_user_error  # one-line error, exit 2, through main.py
     args, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -339,6 +387,13 @@ def parse_config(argv, config_module, models):
     validate(settings)
     model.validate(settings)
     return settings
+
+
+def _mode_asked(argv):
+    """The --mode on the command line (None without one), so that --help can show only its groups."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--mode")
+    return pre.parse_known_args(argv)[0].mode
 
 
 def _unknown_flag_message(flag, parser):
