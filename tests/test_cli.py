@@ -171,3 +171,12 @@ def test_image_folder_alternatives(demo_dir, tmp_path, cli):
     os.rename(os.path.join(data, "celebA"), elsewhere)
     assert_one_line_error(cli("--data_dir", data, "--dry_run", *TINY), "no image folder")
     assert cli("--data_dir", data, "--image_dir", elsewhere, "--dry_run", *TINY).returncode == 0
+
+
+def test_configuration_page_is_up_to_date():
+    from scripts import make_config_docs
+    with open(make_config_docs.PAGE) as f:
+        written = f.read()
+    assert written == make_config_docs.page(), "docs/configuration.md is out of date: run scripts/make_config_docs.py"
+    for name in config.SETTINGS:
+        assert f"| `--{name}` |" in written, name
