@@ -10,7 +10,7 @@ import os
 import sys
 
 from sggan.app import crash, startup
-from sggan.errors import UserError
+from sggan.errors import UserError, warn
 from sggan.app.lock import ExperimentLock
 from sggan.app.options import load_config_file, parse_config
 from sggan.models import MODELS
@@ -35,6 +35,10 @@ def main(argv, config_module=None):
             tf.config.experimental.enable_op_determinism()
         model = MODELS[cfg["model"]]
         context = distribute.run_context(cfg)
+        devices, unseen_gpu = distribute.describe_devices()
+        print(devices, file=sys.stderr if cfg["dry_run"] else sys.stdout)  # stdout: the dry run's JSON alone
+        if unseen_gpu:
+            warn(unseen_gpu)
         with precision.policy(cfg["precision"]), context.strategy.scope():
             if cfg["dry_run"]:
                 print(json.dumps(model.dry_run(cfg, context)))
