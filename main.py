@@ -12,7 +12,7 @@ import sys
 from sggan.app import crash, startup
 from sggan.errors import UserError, warn
 from sggan.app.lock import ExperimentLock
-from sggan.app.options import load_config_file, parse_config
+from sggan.app.options import check_paths, load_config_file, parse_config
 from sggan.models import MODELS
 
 CONFIG_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
@@ -24,6 +24,7 @@ def main(argv, config_module=None):
     startup.quiet_environment(verbose)
     config_module = config_module or load_config_file(CONFIG_PATH)
     cfg = parse_config(argv, config_module, MODELS)
+    check_paths(cfg, MODELS[cfg["model"]])
     with crash.reported(cfg["exp_dir"]):
         # imported after parsing so that --help and bad flags answer at once
         tf = startup.import_tensorflow(verbose)

@@ -4,6 +4,8 @@ Most calls run main.run in-process (what `python main.py` runs); --help, one dry
 run as a real process, to show the script itself keeps the contract."""
 import json
 import os
+import subprocess
+import sys
 import types
 
 import pytest
@@ -12,7 +14,7 @@ import config
 import main
 from sggan.app import options
 from sggan.errors import UserError
-from tests.conftest import TINY, copy_data, make_cfg, run_main
+from tests.conftest import BOUND_SECONDS, ROOT, TINY, copy_data, make_cfg, run_main
 
 
 @pytest.fixture
@@ -181,3 +183,32 @@ def test_configuration_page_is_up_to_date():
     assert written == make_config_docs.page(), "docs/configuration.md is out of date: run scripts/make_config_docs.py"
     for name in config.SETTINGS:
         assert f"| `--{name}` |" in written, name
+
+
+def _before_tensorflow(*argv, cwd=None):
+    """main.run(argv) in a fresh process: its stderr, and whether TensorFlow had been imported when it returned."""
+    code = ("import sys, main; status = main.run(sys.argv[1:]); "
+            "print(status, 'tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=BOUND_SECONDS)
+    return done.stdout.split(), done.stderr
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--data_dir", "/nowhere/faces"], "data folder /nowhere/faces does not exist"),
+    (["--mode", "test", "--exp_dir", "/nowhere/exp", "--input", "/nowhere/photo.jpg"], "--input /nowhere/photo.jpg does not exist"),
+    (["--mode", "test", "--exp_dir", "/nowhere/exp", "--input", __file__], "is not a readable image"),
+    (["--mode", "export", "--exp_dir", "/nowhere/exp"], "no trained experiment in /nowhere/exp"),
+    (["--input", "photo.jpg"], "--input is for --mode test"),
+    (["--set", "Male=1"], "--set is a setting of --model vacgan"),
+    (["--labelled", "2.5"], "--labelled 2.5 must be a whole count of images or a fraction below 1"),
+])
+def test_cheap_checks_answer_before_tensorflow_is_imported(argv, fragment):
+    (status, imported), stderr = _before_tensorflow(*argv)
+    assert (status, imported) == ("2", "False"), stderr
+    assert stderr.startswith("error: ") and fragment in stderr, stderr
+
+
+def test_a_setting_of_the_other_model_is_a_warning(demo_dir):
+    result = run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--z_dim", "8")
+    assert result.returncode == 0 and "warning: --z_dim is a setting of --model vacgan; sggan ignores it" in result.stderr

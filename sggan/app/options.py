@@ -11,7 +11,7 @@ import math
 import os
 import traceback
 
-from sggan.errors import UserError
+from sggan.errors import UserError, warn
 
 TRUE_WORDS, FALSE_WORDS = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
@@ -32,6 +32,9 @@ class Option:
     maximum: float = None      # largest allowed value (numbers)
     positive: bool = False     # must be > 0
     unset: str = None          # what None means, for --help and the docs
+    modes: tuple = None        # the modes that read it (None: every mode)
+    models: tuple = None       # the models that read it (None: both)
+    action: bool = False       # asks for work (photos, samples): refused, not just warned, where unused
     group: str = None          # config.py's section, set by _grouped
 
     @property
@@ -158,24 +161,29 @@ OPTIONS = {
     }),
     **_grouped("test mode", {
         "test_step": Option("checkpoint iteration to restore in test mode", int, optional=True, unset="the latest",
+                            modes=("test", "export", "fid", "sample"),
                             minimum=0),
-        "num_test": Option("test only the first N test images", int, optional=True, positive=True, unset="all"),
-        "input": Option("your own photos (files or folders) for test mode", str, nargs="+", optional=True, unset="none"),
-        "save_single": Option("in test mode also write each output as its own file", bool),
+        "num_test": Option("test only the first N test images", int, optional=True, positive=True, unset="all",
+                           modes=("test",)),
+        "input": Option("your own photos (files or folders) for test mode", str, nargs="+", optional=True,
+                        unset="none", modes=("test",), action=True),
+        "save_single": Option("in test mode also write each output as its own file", bool, modes=("test",),
+                              action=True),
         "align": Option("--input photos: find every face (MTCNN), align it like CelebA and paste its edits back "
-                        "into the full photo; false: use each photo's centre square as it is", bool),
+                        "into the full photo; false: use each photo's centre square as it is", bool, modes=("test",)),
         "classifier_steps": Option("training batches (of 64) of the attribute classifier (--mode classifier)",
-                                   int, positive=True),
+                                   int, positive=True, modes=("classifier",), models=("sggan",)),
     }),
     **_grouped("VAC+GAN", {
-        "z_dim": Option("VAC+GAN noise size", int, positive=True),
+        "z_dim": Option("VAC+GAN noise size", int, positive=True, models=("vacgan",)),
         "set": Option("VAC+GAN sample mode: attribute settings NAME=0|1", str, nargs="+", optional=True,
-                      unset="attributes of test images"),
-        "fid_images": Option("images per side for --mode fid", int, positive=True),
+                      unset="attributes of test images",
+                      modes=("sample",), models=("vacgan",), action=True),
+        "fid_images": Option("images per side for --mode fid", int, positive=True, modes=("fid",)),
         "fid_real": Option("VAC+GAN's real FID images: random (drawn at random, seeded, from the whole set: "
                            "the original's protocol) or test (the first --fid_images test images)", str,
-                           choices=("random", "test")),
-        "g_learn_rate": Option("VAC+GAN generator learning rate", float, positive=True),
+                           choices=("random", "test"), modes=("fid",), models=("vacgan",)),
+        "g_learn_rate": Option("VAC+GAN generator learning rate", float, positive=True, models=("vacgan",)),
     }),}
 
 
@@ -384,9 +392,26 @@ def parse_config(argv, config_module, models):
         owners = [name for name, other in models.items() if settings["mode"] in other.MODES]
         raise UserError(f"--mode {settings['mode']} is not a mode of {model_name} (its modes: "
                         f"{', '.join(model.MODES)}); it belongs to --model {' / '.join(owners)}")
+    _check_relevance(given, settings["mode"], model_name)
     validate(settings)
     model.validate(settings)
     return settings
+
+
+def _check_relevance(given, mode, model_name):
+    """Flags the chosen mode or model ignores: refused when they ask for work (--input in train
+    mode), else a warning (--z_dim with SG-GAN)."""
+    for name in given:
+        opt = OPTIONS[name]
+        if opt.models and model_name not in opt.models:
+            problem = f"--{name} is a setting of --model {' / '.join(opt.models)}; {model_name} ignores it"
+        elif opt.modes and mode not in opt.modes:
+            problem = (f"--{name} is for --mode {' / '.join(opt.modes)}; --mode {mode} ignores it")
+        else:
+            continue
+        if opt.action:
+            raise UserError(problem)
+        warn(problem)
 
 
 def _mode_asked(argv):
@@ -409,8 +434,41 @@ def validate(cfg):
         check_value(name, cfg.get(name), f"--{name}")
     if cfg.get("devices") and cfg.get("strategy") != "mirrored":
         raise UserError("--devices is for --strategy mirrored (multiworker uses each machine's GPUs)")
+    for name in ("labelled", "labelled_pair"):
+        value = cfg.get(name)
+        if value is not None and value >= 1 and value != int(value):
+            raise UserError(f"--{name} {value:g} must be a whole count of images or a fraction below 1")
     if os.path.isfile(cfg["exp_dir"]):
         raise UserError(f"--exp_dir {cfg['exp_dir']} is a file, not a folder")
+
+
+def check_paths(cfg, model):
+    """Folders and files the run will read, checked before TensorFlow's slow import: the data folder,
+    the --input photos (decoded with Pillow) and a trained experiment's config.json."""
+    reads_data = cfg["dry_run"] or cfg["mode"] in ("train", "classifier") or (cfg["mode"] == "test" and not cfg["input"])
+    if reads_data and not cfg["demo"] and not os.path.isdir(cfg["data_dir"]):  # the demo's faces are drawn on first use
+        raise UserError(f"data folder {cfg['data_dir']} does not exist; set --data_dir to the folder holding "
+                        "list_attr_celeba.txt (or use --demo for the bundled demo faces)")
+    if cfg["mode"] == "test":
+        for item in cfg["input"] or []:
+            _check_photos(item)
+    config_json = os.path.join(cfg["exp_dir"], "config.json")
+    if cfg["mode"] in model.TRAINED_MODES and not cfg["dry_run"] and not os.path.isfile(config_json):
+        raise UserError(f"no trained experiment in {cfg['exp_dir']} (looked for {config_json}); train first "
+                        "or point --exp_dir / --oper_name at one")
+
+
+def _check_photos(item):
+    """--input ITEM exists and is (a file) or holds (a folder) a readable image."""
+    from sggan import images  # Pillow and NumPy, no TensorFlow
+    if os.path.isdir(item):
+        files = sorted(os.path.join(item, name) for name in os.listdir(item))
+        if not any(os.path.isfile(path) and images.load_photo(path) is not None for path in files):
+            raise UserError(f"--input {item} holds no readable image (JPEG or PNG)")
+    elif not os.path.isfile(item):
+        raise UserError(f"--input {item} does not exist")
+    elif not os.access(item, os.R_OK) or images.load_photo(item) is None:
+        raise UserError(f"--input {item} is not a readable image (JPEG or PNG)")
 
 
 def describe(cfg):

@@ -19,6 +19,7 @@ from sggan.errors import UserError
 PRESET, DEMO_PRESET = None, "demo"
 EXPERIMENT_SUFFIX = ""
 MODES = ("train", "test", "fid", "classifier", "export")
+TRAINED_MODES = ("test", "fid", "export")  # they read the experiment's config.json
 
 
 def validate(cfg):

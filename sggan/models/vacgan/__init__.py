@@ -14,6 +14,7 @@ from sggan.errors import UserError
 PRESET, DEMO_PRESET = "vacgan", "vacgan_demo"
 EXPERIMENT_SUFFIX = "_vacgan"
 MODES = ("train", "sample", "fid")
+TRAINED_MODES = ()  # its networks' shape comes from the flags, not config.json
 
 
 def validate(cfg):
