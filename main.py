@@ -12,7 +12,7 @@ import sys
 from sggan.app import crash, startup
 from sggan.errors import UserError, warn
 from sggan.app.lock import ExperimentLock
-from sggan.app.options import check_paths, load_config_file, parse_config
+from sggan.app.options import check_paths, load_config_file, next_commands, parse_config
 from sggan.models import MODELS
 
 CONFIG_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
@@ -47,7 +47,19 @@ def main(argv, config_module=None):
             if cfg["mode"] != "train" or not context.chief:
                 return model.run(cfg, context)  # the other workers of a cluster write nothing there (loop.py)
             with ExperimentLock(cfg["exp_dir"]):
-                return model.run(cfg, context)
+                status = model.run(cfg, context)
+            if status == 0 and _finished(cfg):
+                script = os.path.relpath(os.path.abspath(__file__))
+                print("next:\n" + "\n".join(f"  {command}" for command in
+                                            next_commands(script, argv, cfg, model.NEXT_MODES)), flush=True)
+            return status
+
+
+def _finished(cfg):
+    """Whether the experiment holds the checkpoint of its last iteration (not a stopped run's)."""
+    from sggan.training import checkpoints
+    steps = [step for step, _ in checkpoints.saved(os.path.join(cfg["exp_dir"], "checkpoints"))]
+    return bool(steps) and steps[-1] >= cfg["max_iters"]
 
 
 def run(argv):

@@ -127,6 +127,7 @@ def test_signal_during_setup_ends_cleanly(demo_dir, tmp_path, sig):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     watchdog = threading.Timer(300, process.kill)  # only if the run never starts
     watchdog.start()
+    assert process.stdout.readline().startswith("devices:")
     assert process.stdout.readline().startswith("configuration:")
     watchdog.cancel()
     process.send_signal(sig)

@@ -9,6 +9,7 @@ import difflib
 import importlib.util
 import math
 import os
+import shlex
 import traceback
 
 from sggan.errors import UserError, warn
@@ -472,9 +473,28 @@ def _check_photos(item):
 
 
 def describe(cfg):
-    """The resolved configuration as a few readable lines for the console."""
-    items = [f"{k}={cfg[k]}" for k in sorted(cfg)]
-    return "configuration: " + ", ".join(items)
+    """A one-line summary of a run for the console; every setting is in the experiment's config.json."""
+    presets = f" (preset {', '.join(cfg['presets'])})" if cfg.get("presets") else ""
+    size = cfg["image_size"]
+    return (f"configuration: {cfg['model']}{presets}, data {cfg['data_dir']}, {size}x{size} images, "
+            f"batch {cfg['batch_size']}, {cfg['max_iters']} iterations, experiment {cfg['exp_dir']} "
+            f"(every setting: {os.path.join(cfg['exp_dir'], 'config.json')})")
+
+
+def next_commands(script, argv, cfg, modes):
+    """The commands that use a finished run's experiment in each of `modes`: the run's own flags
+    without the ones only training reads, with --mode and --exp_dir."""
+    kept, skipping = [], False
+    for token in argv:
+        if token.startswith("--"):
+            name = token[2:].split("=")[0]
+            option = OPTIONS.get(name)
+            skipping = name in ("mode", "exp_dir", "fresh") or (
+                option is not None and option.group in ("model", "training", "watching and saving"))
+        if not skipping:
+            kept.append(token)
+    return [shlex.join(["python3", script, *kept, "--mode", mode, "--exp_dir", cfg["exp_dir"]])
+            for mode in modes]
 
 
 def configuration_markdown(settings, presets):

@@ -15,6 +15,7 @@ PRESET, DEMO_PRESET = "vacgan", "vacgan_demo"
 EXPERIMENT_SUFFIX = "_vacgan"
 MODES = ("train", "sample", "fid")
 TRAINED_MODES = ()  # its networks' shape comes from the flags, not config.json
+NEXT_MODES = ("sample", "fid")
 
 
 def validate(cfg):
