@@ -76,7 +76,7 @@ def test_defaults_are_the_originals_and_flags_override():
     cfg = make_cfg()
     assert (cfg["batch_size"], cfg["learn_rate"], cfg["image_size"], cfg["max_iters"]) == (8, 1e-4, 128, 40000)
     assert (cfg["beta1"], cfg["beta2"], cfg["lam_recon"], cfg["lam_gp"], cfg["sp_type"]) == (0.5, 0.999, 10, 10, 0)
-    assert cfg["mode"] == "train" and cfg["exp_dir"] == "train_log_sggan_celeba"
+    assert cfg["mode"] == "train" and cfg["exp_dir"] == os.path.join(ROOT, "train_log_sggan_celeba")
     cfg = make_cfg("--batch_size", "16", "--mode", "test", "--attributes", "Male", "Young")
     assert cfg["batch_size"] == 16 and cfg["mode"] == "test" and cfg["attributes"] == ["Male", "Young"]
 
@@ -212,3 +212,21 @@ def test_cheap_checks_answer_before_tensorflow_is_imported(argv, fragment):
 def test_a_setting_of_the_other_model_is_a_warning(demo_dir):
     result = run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--z_dim", "8")
     assert result.returncode == 0 and "warning: --z_dim is a setting of --model vacgan; sggan ignores it" in result.stderr
+
+
+def test_default_folders_are_the_projects_but_typed_ones_are_the_working_directorys(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = make_cfg("--demo")
+    assert cfg["data_dir"] == os.path.join(ROOT, "data", "demo_faces")
+    assert cfg["exp_dir"] == os.path.join(ROOT, "train_log_sggan_celeba_demo")
+    cfg = make_cfg("--demo", "--data_dir", "faces", "--exp_dir", "runs/a")
+    assert (cfg["data_dir"], cfg["exp_dir"]) == ("faces", "runs/a")
+    assert make_cfg("--data_dir", "data/celeba")["data_dir"] == "data/celeba"
+
+
+def test_main_run_from_another_folder_reads_the_projects_data(tmp_path):
+    """`python3 /path/to/main.py --dry_run` from elsewhere: the data folder it names is the project's."""
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--dry_run"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=BOUND_SECONDS)
+    if done.returncode != 0:  # no CelebA here: the error names the project's folder, not ./data/celeba
+        assert f"data folder {os.path.join(ROOT, 'data', 'celeba')} does not exist" in done.stderr, done.stderr

@@ -386,6 +386,8 @@ def parse_config(argv, config_module, models):
     oper_name = args.oper_name or config_module.OPER_NAME + suffix
     settings["oper_name"] = oper_name
     settings["exp_dir"] = args.exp_dir or f"train_log_{oper_name}"
+    _anchor_defaults(settings, given if args.exp_dir is None else {**given, "exp_dir": args.exp_dir},
+                     getattr(config_module, "__file__", None))
     settings["demo"] = args.demo
     settings["dry_run"] = args.dry_run
     settings["presets"] = presets
@@ -413,6 +415,24 @@ def _check_relevance(given, mode, model_name):
         if opt.action:
             raise UserError(problem)
         warn(problem)
+
+
+# Folders whose relative defaults (config.py, presets, train_log_<name>) mean the project's own.
+PROJECT_PATHS = ("data_dir", "image_dir", "exp_dir")
+
+
+def _anchor_defaults(settings, given, config_path):
+    """Relative folders that come from config.py rather than the command line, made relative to
+    config.py's folder (the project root), so that `python3 /path/to/main.py --demo` run from
+    elsewhere finds the project's data/. A relative path typed on the command line stays relative
+    to the working directory."""
+    if config_path is None:
+        return
+    root = os.path.dirname(os.path.abspath(config_path))
+    for name in PROJECT_PATHS:
+        value = settings.get(name)
+        if name not in given and value and not os.path.isabs(value):
+            settings[name] = os.path.normpath(os.path.join(root, value))
 
 
 def _mode_asked(argv):
