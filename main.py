@@ -37,12 +37,14 @@ def main(argv, config_module=None):
         model = MODELS[cfg["model"]]
         context = distribute.run_context(cfg)
         devices, unseen_gpu = distribute.describe_devices()
-        print(devices, file=sys.stderr if cfg["dry_run"] else sys.stdout)  # stdout: the dry run's JSON alone
         if unseen_gpu:
             warn(unseen_gpu)
+        if not cfg["dry_run"]:  # a dry run's stdout is its JSON alone, which names them
+            print(devices, flush=True)
         with precision.policy(cfg["precision"]), context.strategy.scope():
             if cfg["dry_run"]:
-                print(json.dumps(model.dry_run(cfg, context)))
+                summary = model.dry_run(cfg, context)
+                print(json.dumps({**summary, "devices": devices.split(": ", 1)[1]}))
                 return 0
             if cfg["mode"] != "train" or not context.chief:
                 return model.run(cfg, context)  # the other workers of a cluster write nothing there (loop.py)
@@ -81,4 +83,6 @@ def run(argv):
 
 
 if __name__ == "__main__":
+    if "--verbose" not in sys.argv:
+        startup.drop_native_logs()  # a process of its own: its stderr is not shared
     sys.exit(run(sys.argv[1:]))
