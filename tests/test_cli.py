@@ -196,7 +196,8 @@ def _before_tensorflow(*argv, cwd=None):
 
 @pytest.mark.parametrize("argv,fragment", [
     (["--data_dir", "/nowhere/faces"], "data folder /nowhere/faces does not exist"),
-    (["--mode", "test", "--exp_dir", "/nowhere/exp", "--input", "/nowhere/photo.jpg"], "--input /nowhere/photo.jpg does not exist"),
+    (["--mode", "test", "--exp_dir", "/nowhere/exp", "--input", "/nowhere/photo.jpg"],
+     "--input /nowhere/photo.jpg does not exist"),
     (["--mode", "test", "--exp_dir", "/nowhere/exp", "--input", __file__], "is not a readable image"),
     (["--mode", "export", "--exp_dir", "/nowhere/exp"], "no trained experiment in /nowhere/exp"),
     (["--input", "photo.jpg"], "--input is for --mode test"),
@@ -211,7 +212,8 @@ def test_cheap_checks_answer_before_tensorflow_is_imported(argv, fragment):
 
 def test_a_setting_of_the_other_model_is_a_warning(demo_dir):
     result = run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--z_dim", "8")
-    assert result.returncode == 0 and "warning: --z_dim is a setting of --model vacgan; sggan ignores it" in result.stderr
+    assert result.returncode == 0
+    assert "warning: --z_dim is a setting of --model vacgan; sggan ignores it" in result.stderr
 
 
 def test_default_folders_are_the_projects_but_typed_ones_are_the_working_directorys(tmp_path, monkeypatch):

@@ -466,15 +466,16 @@ def validate(cfg):
 def check_paths(cfg, model):
     """Folders and files the run will read, checked before TensorFlow's slow import: the data folder,
     the --input photos (decoded with Pillow) and a trained experiment's config.json."""
-    reads_data = cfg["dry_run"] or cfg["mode"] in ("train", "classifier") or (cfg["mode"] == "test" and not cfg["input"])
+    mode = cfg["mode"]
+    reads_data = cfg["dry_run"] or mode in ("train", "classifier") or (mode == "test" and not cfg["input"])
     if reads_data and not cfg["demo"] and not os.path.isdir(cfg["data_dir"]):  # the demo's faces are drawn on first use
         raise UserError(f"data folder {cfg['data_dir']} does not exist; set --data_dir to the folder holding "
                         "list_attr_celeba.txt (or use --demo for the bundled demo faces)")
-    if cfg["mode"] == "test":
+    if mode == "test":
         for item in cfg["input"] or []:
             _check_photos(item)
     config_json = os.path.join(cfg["exp_dir"], "config.json")
-    if cfg["mode"] in model.TRAINED_MODES and not cfg["dry_run"] and not os.path.isfile(config_json):
+    if mode in model.TRAINED_MODES and not cfg["dry_run"] and not os.path.isfile(config_json):
         raise UserError(f"no trained experiment in {cfg['exp_dir']} (looked for {config_json}); train first "
                         "or point --exp_dir / --oper_name at one")
 

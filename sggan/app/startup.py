@@ -18,7 +18,8 @@ import threading
 
 # A line of TensorFlow's C++ logging after the import (absl's format, e.g. `E0000 00:00:1.2 831
 # util.cc:131] oneDNN supports DT_INT64 only on platforms with AVX-512…`), or absl's note about it.
-NATIVE_LOG = re.compile(rb"[IWEF]\d{4} [\d:.]+ +\d+ [\w.+-]+:\d+\] |WARNING: All log messages before absl::InitializeLog")
+NATIVE_LOG = re.compile(rb"[IWEF]\d{4} [\d:.]+ +\d+ [\w.+-]+:\d+\] "
+                        rb"|WARNING: All log messages before absl::InitializeLog")
 
 
 def quiet_environment(verbose):
