@@ -10,9 +10,9 @@ import os
 import sys
 
 from sggan.app import crash, startup
-from sggan.errors import UserError
+from sggan.errors import UserError, warn
 from sggan.app.lock import ExperimentLock
-from sggan.app.options import load_config_file, parse_config
+from sggan.app.options import check_paths, load_config_file, next_commands, parse_config
 from sggan.models import MODELS
 
 CONFIG_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
@@ -24,6 +24,7 @@ def main(argv, config_module=None):
     startup.quiet_environment(verbose)
     config_module = config_module or load_config_file(CONFIG_PATH)
     cfg = parse_config(argv, config_module, MODELS)
+    check_paths(cfg, MODELS[cfg["model"]])
     with crash.reported(cfg["exp_dir"]):
         # imported after parsing so that --help and bad flags answer at once
         tf = startup.import_tensorflow(verbose)
@@ -35,14 +36,32 @@ def main(argv, config_module=None):
             tf.config.experimental.enable_op_determinism()
         model = MODELS[cfg["model"]]
         context = distribute.run_context(cfg)
+        devices, unseen_gpu = distribute.describe_devices()
+        if unseen_gpu:
+            warn(unseen_gpu)
+        if not cfg["dry_run"]:  # a dry run's stdout is its JSON alone, which names them
+            print(devices, flush=True)
         with precision.policy(cfg["precision"]), context.strategy.scope():
             if cfg["dry_run"]:
-                print(json.dumps(model.dry_run(cfg, context)))
+                summary = model.dry_run(cfg, context)
+                print(json.dumps({**summary, "devices": devices.split(": ", 1)[1]}))
                 return 0
             if cfg["mode"] != "train" or not context.chief:
                 return model.run(cfg, context)  # the other workers of a cluster write nothing there (loop.py)
             with ExperimentLock(cfg["exp_dir"]):
-                return model.run(cfg, context)
+                status = model.run(cfg, context)
+            if status == 0 and _finished(cfg):
+                script = os.path.relpath(os.path.abspath(__file__))
+                print("next:\n" + "\n".join(f"  {command}" for command in
+                                            next_commands(script, argv, cfg, model.NEXT_MODES)), flush=True)
+            return status
+
+
+def _finished(cfg):
+    """Whether the experiment holds the checkpoint of its last iteration (not a stopped run's)."""
+    from sggan.training import checkpoints
+    steps = [step for step, _ in checkpoints.saved(os.path.join(cfg["exp_dir"], "checkpoints"))]
+    return bool(steps) and steps[-1] >= cfg["max_iters"]
 
 
 def run(argv):
@@ -64,4 +83,6 @@ def run(argv):
 
 
 if __name__ == "__main__":
+    if "--verbose" not in sys.argv:
+        startup.drop_native_logs()  # a process of its own: its stderr is not shared
     sys.exit(run(sys.argv[1:]))

@@ -4,6 +4,9 @@
 
 def __getattr__(name):
     if name == "Editor":
+        from sggan.app import startup
+        startup.quiet_environment(verbose=False)
+        startup.import_tensorflow(verbose=False)  # without its start-up lines
         from sggan.models.sggan.editor import Editor
         return Editor
     raise AttributeError(f"module 'sggan' has no attribute {name!r}")

@@ -1,12 +1,12 @@
 """Image grids with a header naming the columns, and image file I/O."""
-import textwrap
-
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from sggan.files import replaced_atomically
 
-HEADER_LINE = 11  # pixels per header text line (PIL's built-in font is about 6 x 10)
+# Header font sizes, largest first (PIL's built-in font): smaller ones serve columns too narrow for
+# a word of a title.
+HEADER_SIZES = (10, 9, 8, 7, 6, 5)
 
 
 def to_uint8(images):
@@ -14,10 +14,33 @@ def to_uint8(images):
     return np.clip((np.asarray(images) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
-def header_lines(titles, tile):
-    """Each column title wrapped to the tile's width (in characters of the built-in font)."""
-    width = max(3, tile // 6)
-    return [textwrap.wrap(t, width, break_long_words=True) or [""] for t in titles]
+def header_font(titles, tile):
+    """The largest header font in which every word of every title fits a column (the smallest if none)."""
+    words = [word for title in titles for word in title.split()]
+    for size in HEADER_SIZES:
+        font = ImageFont.load_default(size=size)
+        if all(font.getlength(word) <= tile - 3 for word in words):
+            break
+    return font
+
+
+def line_height(font):
+    """Pixels per header line of a font."""
+    return font.getbbox("Ag")[3] + 1
+
+
+def header_lines(titles, tile, font):
+    """Each column title wrapped at spaces to the tile's width in `font`: words are never broken."""
+    wrapped = []
+    for title in titles:
+        lines = []
+        for word in title.split():
+            if lines and font.getlength(f"{lines[-1]} {word}") <= tile - 3:
+                lines[-1] += f" {word}"
+            else:
+                lines.append(word)
+        wrapped.append(lines or [""])
+    return wrapped
 
 
 def grid(columns, titles, row_labels=None):
@@ -27,20 +50,21 @@ def grid(columns, titles, row_labels=None):
     """
     columns = [to_uint8(c) for c in columns]
     rows, size = columns[0].shape[0], columns[0].shape[1]
-    wrapped = header_lines(titles, size)
-    header = HEADER_LINE * max(len(w) for w in wrapped) + 4
+    font = header_font(titles, size)
+    wrapped, step = header_lines(titles, size, font), line_height(font)
+    header = step * max(len(w) for w in wrapped) + 4
     label_width = 0
     if row_labels:
         label_width = 6 * max(len(label) for label in row_labels) + 6
     canvas = Image.new("RGB", (label_width + size * len(columns), header + size * rows), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
     for c, lines in enumerate(wrapped):
         for i, line in enumerate(lines):
-            draw.text((label_width + c * size + 1, 2 + i * HEADER_LINE), line, fill=(0, 0, 0), font=font)
+            draw.text((label_width + c * size + 1, 2 + i * step), line, fill=(0, 0, 0), font=font)
+    label_font = ImageFont.load_default()
     for r in range(rows):
         if row_labels:
-            draw.text((2, header + r * size + size // 2 - 5), row_labels[r], fill=(0, 0, 0), font=font)
+            draw.text((2, header + r * size + size // 2 - 5), row_labels[r], fill=(0, 0, 0), font=label_font)
         for c, column in enumerate(columns):
             canvas.paste(Image.fromarray(column[r]), (label_width + c * size, header + r * size))
     return np.asarray(canvas)

@@ -87,3 +87,19 @@ def test_a_renamed_layer_is_refused_with_the_names(tmp_path, capsys):
     assert store.restore_latest() is None and "ckpt-3 cannot be used" in capsys.readouterr().err
     for v in renamed.weights:  # nothing was restored, not even the weights whose names match
         np.testing.assert_array_equal(v.numpy(), before[v.path], err_msg=v.path)
+
+
+@pytest.mark.parametrize("removed", [".index", ".data-00000-of-00001"])
+def test_an_incomplete_checkpoint_is_named_and_skipped(tmp_path, capsys, removed):
+    original, stored = saved_generator(str(tmp_path))
+    store = checkpoints.Checkpoints(str(tmp_path), 3, {"generator": original}, {})
+    store.step.assign(5)
+    store.save()
+    (tmp_path / f"ckpt-5{removed}").unlink()
+    missing = ".index file" if removed == ".index" else ".data file"
+    assert checkpoints.incomplete(str(tmp_path)) == [(5, str(tmp_path / "ckpt-5"), f"its {missing} is missing")]
+    assert store.restore_latest().endswith("ckpt-3")
+    assert (f"warning: checkpoint {tmp_path}/ckpt-5 is incomplete (its {missing} is missing); skipped it, "
+            f"using {tmp_path}/ckpt-3") in capsys.readouterr().err
+    with pytest.raises(UserError, match=f"ckpt-5 is incomplete \\(its {missing} is missing\\); available: 3$"):
+        store.restore_step(5)

@@ -4,14 +4,17 @@ Most calls run main.run in-process (what `python main.py` runs); --help, one dry
 run as a real process, to show the script itself keeps the contract."""
 import json
 import os
+import subprocess
+import sys
 import types
 
 import pytest
 
 import config
 import main
+from sggan.app import options
 from sggan.errors import UserError
-from tests.helpers import TINY, copy_data, make_cfg, run_main
+from tests.helpers import BOUND_SECONDS, ROOT, TINY, copy_data, make_cfg, run_main
 
 
 @pytest.fixture
@@ -44,11 +47,36 @@ def test_help_lists_every_setting_with_its_default(capsys):
     assert "(default: 8)" in out and "--mode" in out
 
 
+def _help(capsys, *argv):
+    with pytest.raises(SystemExit):
+        main.run([*argv, "--help"])
+    return capsys.readouterr().out
+
+
+def test_help_is_grouped_as_config_py_with_one_default_each(capsys):
+    out = _help(capsys)
+    titles = [line[:-1] for line in out.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert titles == ["options", *options.GROUPS]
+    order = [out.index(text) for text in ("\ntraining:", "\n  --lam_id", "\n  --lam_cycle", "\nwatching and saving:")]
+    assert order == sorted(order)
+    assert "--model {sggan,vacgan}" in out and "--loss {wgan-gp,hinge,lsgan,nsgan}" in out
+    for name in options.OPTIONS:
+        text = " ".join(out.split(f"\n  --{name} ", 1)[1].split("\n  --", 1)[0].split())
+        assert text.count("(default:") == 1, (name, text)
+    assert "(default: None)" not in out
+
+
+def test_help_of_a_mode_shows_only_its_groups(capsys):
+    out = _help(capsys, "--mode", "test")
+    assert "test mode:" in out and "data:" in out and "what to run:" in out and "--exp_dir" in out
+    assert "training:" not in out and "--lam_id" not in out and "VAC+GAN:" not in out
+
+
 def test_defaults_are_the_originals_and_flags_override():
     cfg = make_cfg()
     assert (cfg["batch_size"], cfg["learn_rate"], cfg["image_size"], cfg["max_iters"]) == (8, 1e-4, 128, 40000)
     assert (cfg["beta1"], cfg["beta2"], cfg["lam_recon"], cfg["lam_gp"], cfg["sp_type"]) == (0.5, 0.999, 10, 10, 0)
-    assert cfg["mode"] == "train" and cfg["exp_dir"] == "train_log_sggan_celeba"
+    assert cfg["mode"] == "train" and cfg["exp_dir"] == os.path.join(ROOT, "train_log_sggan_celeba")
     cfg = make_cfg("--batch_size", "16", "--mode", "test", "--attributes", "Male", "Young")
     assert cfg["batch_size"] == 16 and cfg["mode"] == "test" and cfg["attributes"] == ["Male", "Young"]
 
@@ -80,6 +108,7 @@ def test_dry_run_prints_one_json_object(demo_dir):
     result = run_main("--data_dir", demo_dir, "--dry_run", *TINY)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
+    assert summary["devices"] == "CPU (no GPU visible)"  # this machine has no GPU
     assert summary["train_images"] == 128 and summary["train_entries"] == 128 and summary["test_images"] == 16
     assert set(summary["groups"]) == set(config.SETTINGS["attributes"])
     for counts in summary["groups"].values():
@@ -145,3 +174,61 @@ def test_image_folder_alternatives(demo_dir, tmp_path, cli):
     os.rename(os.path.join(data, "celebA"), elsewhere)
     assert_one_line_error(cli("--data_dir", data, "--dry_run", *TINY), "no image folder")
     assert cli("--data_dir", data, "--image_dir", elsewhere, "--dry_run", *TINY).returncode == 0
+
+
+def test_configuration_page_is_up_to_date():
+    from scripts import make_config_docs
+    with open(make_config_docs.PAGE) as f:
+        written = f.read()
+    assert written == make_config_docs.page(), "docs/configuration.md is out of date: run scripts/make_config_docs.py"
+    for name in config.SETTINGS:
+        assert f"| `--{name}` |" in written, name
+
+
+def _before_tensorflow(*argv, cwd=None):
+    """main.run(argv) in a fresh process: its stderr, and whether TensorFlow had been imported when it returned."""
+    code = ("import sys, main; status = main.run(sys.argv[1:]); "
+            "print(status, 'tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=BOUND_SECONDS)
+    return done.stdout.split(), done.stderr
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--data_dir", "/nowhere/faces"], "data folder /nowhere/faces does not exist"),
+    (["--mode", "test", "--exp_dir", "/nowhere/exp", "--input", "/nowhere/photo.jpg"],
+     "--input /nowhere/photo.jpg does not exist"),
+    (["--mode", "test", "--exp_dir", "/nowhere/exp", "--input", __file__], "is not a readable image"),
+    (["--mode", "export", "--exp_dir", "/nowhere/exp"], "no trained experiment in /nowhere/exp"),
+    (["--input", "photo.jpg"], "--input is for --mode test"),
+    (["--set", "Male=1"], "--set is a setting of --model vacgan"),
+    (["--labelled", "2.5"], "--labelled 2.5 must be a whole count of images or a fraction below 1"),
+])
+def test_cheap_checks_answer_before_tensorflow_is_imported(argv, fragment):
+    (status, imported), stderr = _before_tensorflow(*argv)
+    assert (status, imported) == ("2", "False"), stderr
+    assert stderr.startswith("error: ") and fragment in stderr, stderr
+
+
+def test_a_setting_of_the_other_model_is_a_warning(demo_dir):
+    result = run_main("--data_dir", demo_dir, "--dry_run", *TINY, "--z_dim", "8")
+    assert result.returncode == 0
+    assert "warning: --z_dim is a setting of --model vacgan; sggan ignores it" in result.stderr
+
+
+def test_default_folders_are_the_projects_but_typed_ones_are_the_working_directorys(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = make_cfg("--demo")
+    assert cfg["data_dir"] == os.path.join(ROOT, "data", "demo_faces")
+    assert cfg["exp_dir"] == os.path.join(ROOT, "train_log_sggan_celeba_demo")
+    cfg = make_cfg("--demo", "--data_dir", "faces", "--exp_dir", "runs/a")
+    assert (cfg["data_dir"], cfg["exp_dir"]) == ("faces", "runs/a")
+    assert make_cfg("--data_dir", "data/celeba")["data_dir"] == "data/celeba"
+
+
+def test_main_run_from_another_folder_reads_the_projects_data(tmp_path):
+    """`python3 /path/to/main.py --dry_run` from elsewhere: the data folder it names is the project's."""
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--dry_run"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=BOUND_SECONDS)
+    if done.returncode != 0:  # no CelebA here: the error names the project's folder, not ./data/celeba
+        assert f"data folder {os.path.join(ROOT, 'data', 'celeba')} does not exist" in done.stderr, done.stderr

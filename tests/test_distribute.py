@@ -93,3 +93,13 @@ def test_short_runs_give_finite_losses_and_resume(results, run):
     rows = results["runs"][run]
     assert [r["step"] for r in rows] == [0, 1]  # one iteration, then one more after resuming (mirrored: at once)
     assert all(math.isfinite(v) for r in rows for v in r.values())
+
+
+def test_device_line_names_the_cpu_and_warns_of_an_unseen_gpu(monkeypatch):
+    from sggan.training import distribute
+    monkeypatch.setattr(distribute, "machine_gpus", lambda: [])
+    assert distribute.describe_devices() == ("devices: CPU (no GPU visible)", None)
+    monkeypatch.setattr(distribute, "machine_gpus", lambda: ["GPU 0: NVIDIA A100-SXM4-40GB"])
+    line, warning = distribute.describe_devices()
+    assert line == "devices: CPU (no GPU visible)"
+    assert "GPU 0: NVIDIA A100-SXM4-40GB" in warning and "requirements-gpu.txt" in warning

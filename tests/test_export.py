@@ -15,7 +15,7 @@ from sggan import Editor
 from sggan.errors import UserError
 from sggan.models.sggan import editor, photos, restore, runs
 from sggan.training.distribute import local_context
-from tests.helpers import TINY, make_cfg
+from tests.helpers import ROOT, TINY, make_cfg
 
 SERVE = """
 import sys, numpy as np, tensorflow as tf
@@ -100,3 +100,35 @@ def test_an_experiment_folder_alone_tests_photos_exports_and_loads(exported, tmp
         o.title for o in restore.restore_generator(str(exp)).outputs]
     with pytest.raises(UserError, match="no_such_data"):  # the test split does need the data
         runs.test(make_cfg(*gone, "--mode", "test"), local_context())
+
+
+def test_load_without_an_export_says_what_to_run(tmp_path):
+    with pytest.raises(UserError, match=f"python3 main.py --mode export --exp_dir {tmp_path}"):
+        Editor.load(str(tmp_path))
+
+
+def test_edit_crops_non_square_faces_as_training_did(exported):
+    loaded = Editor.load(exported()["exp_dir"])
+    celeba = (np.random.default_rng(1).random((218, 178, 3)) * 255).astype(np.uint8)
+    crop = celeba[20:198, :]  # the model's crop (sggan.models.sggan.data.TRANSFORM)
+    for title, edit in loaded.edit(celeba).items():
+        np.testing.assert_array_equal(edit, loaded.edit(crop)[title], err_msg=title)
+    wide = np.zeros((16, 40, 3), np.uint8)
+    wide[:, 12:28] = celeba[:16, :16]
+    for title, edit in loaded.edit(wide).items():
+        np.testing.assert_array_equal(edit, loaded.edit(celeba[:16, :16])[title], err_msg=title)
+
+
+QUIET_LOAD = """
+import sys, numpy as np
+import sggan
+from sggan import Editor
+Editor.load(sys.argv[1]).edit(np.zeros((16, 16, 3), np.uint8))
+"""
+
+
+def test_importing_sggan_and_loading_an_editor_is_quiet(exported):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}  # not the test session's settings
+    result = subprocess.run([sys.executable, "-c", QUIET_LOAD, exported()["exp_dir"]], capture_output=True,
+                            text=True, timeout=300, cwd=ROOT, env=env)
+    assert result.returncode == 0 and result.stderr == "", result.stderr

@@ -127,6 +127,7 @@ def test_signal_during_setup_ends_cleanly(demo_dir, tmp_path, sig):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     watchdog = threading.Timer(300, process.kill)  # only if the run never starts
     watchdog.start()
+    assert process.stdout.readline().startswith("devices:")
     assert process.stdout.readline().startswith("configuration:")
     watchdog.cancel()
     process.send_signal(sig)
@@ -297,13 +298,13 @@ def test_no_tensorflow_chatter_before_an_error(demo_dir):
                     "unknown attribute 'Blond_Hiar'")
 
 
-def test_unexpected_error_gives_one_line_and_a_crash_report(tmp_path, monkeypatch, capsys):
+def test_unexpected_error_gives_one_line_and_a_crash_report(demo_dir, tmp_path, monkeypatch, capsys):
     def broken(cfg, context):
         raise RuntimeError("a bug")
     monkeypatch.setattr(main.MODELS["sggan"], "dry_run", broken)
     monkeypatch.setattr(main.startup, "interrupt_on_sigterm", lambda: None)
     os.makedirs(tmp_path / "exp")
-    assert main.run(["--dry_run", "--exp_dir", str(tmp_path / "exp")]) == 1
+    assert main.run(["--dry_run", "--data_dir", demo_dir, "--exp_dir", str(tmp_path / "exp")]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: internal error (RuntimeError: a bug); the full traceback is in ")
     report = lines[0].rsplit(" ", 1)[1]
@@ -311,7 +312,8 @@ def test_unexpected_error_gives_one_line_and_a_crash_report(tmp_path, monkeypatc
     assert "Traceback" in open(report).read() and "a bug" in open(report).read()
 
 
-def test_error_raised_by_a_ctrl_c_inside_a_tensorflow_scope_reports_the_interrupt(tmp_path, monkeypatch, capsys):
+def test_error_raised_by_a_ctrl_c_inside_a_tensorflow_scope_reports_the_interrupt(demo_dir, tmp_path, monkeypatch,
+                                                                                 capsys):
     """Ctrl-C while TensorFlow enters a strategy scope makes the scope's exit raise a RuntimeError
     about nesting (seen in test_signal_during_setup_ends_cleanly): that is an interrupt, not a bug."""
     def interrupted_inside_a_scope(cfg, context):
@@ -322,6 +324,27 @@ def test_error_raised_by_a_ctrl_c_inside_a_tensorflow_scope_reports_the_interrup
     monkeypatch.setattr(main.MODELS["sggan"], "dry_run", interrupted_inside_a_scope)
     monkeypatch.setattr(main.startup, "interrupt_on_sigterm", lambda: None)
     os.makedirs(tmp_path / "exp")
-    assert main.run(["--dry_run", "--exp_dir", str(tmp_path / "exp")]) == 130
+    assert main.run(["--dry_run", "--data_dir", demo_dir, "--exp_dir", str(tmp_path / "exp")]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert not [name for name in os.listdir(tmp_path / "exp") if name.startswith("crash-")]
+
+
+NATIVE = """
+import os, sys, time
+from sggan.app import startup
+startup.drop_native_logs()
+os.write(2, b"E0000 00:00:1796421552.933697   22311 util.cc:131] oneDNN supports DT_INT64 only on platforms with AVX-512\\n")
+os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
+os.write(2, b"a native line that is not a log line\\n")
+print("error: a Python line", file=sys.stderr)
+time.sleep(0.5)  # the filter thread passes the native line on
+"""
+
+
+def test_native_log_lines_are_dropped_from_a_quiet_process():
+    """absl writes TensorFlow's C++ ERROR lines to stderr after the import whatever TF_CPP_MIN_LOG_LEVEL
+    says; a quiet main.py process drops them and nothing else."""
+    done = subprocess.run([sys.executable, "-c", NATIVE], capture_output=True, text=True, cwd=ROOT,
+                          timeout=BOUND_SECONDS)
+    assert done.returncode == 0
+    assert sorted(done.stderr.splitlines()) == ["a native line that is not a log line", "error: a Python line"]

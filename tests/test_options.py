@@ -14,10 +14,11 @@ SWITCHES = [name for name, option in OPTIONS.items() if option.flag]
 def test_every_switch_can_be_set_both_ways_from_the_command_line():
     assert {"identity_init", "no_sp", "fresh", "deterministic", "skip_missing", "save_single"} <= set(SWITCHES)
     for name in SWITCHES:
-        assert make_cfg(f"--{name}")[name] is True
-        assert make_cfg(f"--{name}", "true")[name] is True
-        assert make_cfg(f"--{name}", "false")[name] is False
-        assert make_cfg(f"--{name}=no")[name] is False
+        mode = ["--mode", (OPTIONS[name].modes or ("train",))[0]]  # in a mode that reads it
+        assert make_cfg(*mode, f"--{name}")[name] is True
+        assert make_cfg(*mode, f"--{name}", "true")[name] is True
+        assert make_cfg(*mode, f"--{name}", "false")[name] is False
+        assert make_cfg(*mode, f"--{name}=no")[name] is False
 
 
 def test_a_presets_switch_can_be_undone():

@@ -65,7 +65,14 @@ def test_resume_is_exact(trained, tmp_path, capsys):
     and stream anew, and drops the log lines of the iterations it repeats)."""
     resumed = trained.rewound_copy(tmp_path / "resumed", 2)
     run(*resumed.argv())
-    assert f"resuming from {resumed.exp_dir}/checkpoints/ckpt-2 (iteration 2)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"resuming from {resumed.exp_dir}/checkpoints/ckpt-2 (iteration 2)" in out
+    # completed iterations counted 1..N; no rate or ETA from the run's first (compiling) iteration
+    assert "iter 3/4 " in out and "first iteration" in out and "iter 4/4 " in out and "iter 2/4" not in out
+    assert out.count("it/s, ETA") == 1 and "configuration: sggan, data" in out and len(out.splitlines()[0]) < 300
+    next_lines = out.split("\nnext:\n")[1].splitlines()
+    assert [line.split("--mode ")[1] for line in next_lines] == [f"{mode} --exp_dir {resumed.exp_dir}"
+                                                                for mode in ("classifier", "test", "export")]
     a = checkpoint_weights(trained.exp_dir, 4)
     b = checkpoint_weights(resumed.exp_dir, 4)
     assert a.keys() == b.keys() and len(a) > 20

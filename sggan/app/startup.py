@@ -4,10 +4,22 @@ TensorFlow's C++ start-up lines ("oneDNN custom operations are on", CPU instruct
 written to the process's stderr while the library loads, before any log level applies, so the
 import runs with stderr pointed at /dev/null. `--verbose` (or a TF_CPP_MIN_LOG_LEVEL of the
 user's own) lets everything through.
+
+After the import, absl writes every C++ log line of severity ERROR to stderr whatever
+TF_CPP_MIN_LOG_LEVEL says (absl logging is never initialised in TensorFlow's Python package), so a
+quiet process also filters file descriptor 2 (drop_native_logs).
 """
 import logging
 import os
+import re
 import signal
+import sys
+import threading
+
+# A line of TensorFlow's C++ logging after the import (absl's format, e.g. `E0000 00:00:1.2 831
+# util.cc:131] oneDNN supports DT_INT64 only on platforms with AVX-512…`), or absl's note about it.
+NATIVE_LOG = re.compile(rb"[IWEF]\d{4} [\d:.]+ +\d+ [\w.+-]+:\d+\] "
+                        rb"|WARNING: All log messages before absl::InitializeLog")
 
 
 def quiet_environment(verbose):
@@ -46,3 +58,25 @@ def interrupt_on_sigterm():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def drop_native_logs():
+    """For a quiet process of its own (main.py's): C++ log lines written to file descriptor 2 are
+    dropped and every other byte passes; Python's sys.stderr writes to the real stderr directly.
+
+    Not for a process that shares its stderr (pytest's in-process runs): it rewires descriptor 2.
+    Native lines written in the last moments before exit may be lost with the filter thread.
+    """
+    real = os.dup(2)
+    read, write = os.pipe()
+    os.dup2(write, 2)
+    os.close(write)
+    sys.stderr.flush()
+    sys.stderr = open(real, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
+
+    def pump():
+        with os.fdopen(read, "rb") as native:
+            for line in native:
+                if not NATIVE_LOG.match(line):
+                    os.write(real, line)
+    threading.Thread(target=pump, name="native-log-filter", daemon=True).start()

@@ -41,6 +41,35 @@ def saved(directory):
     return sorted(found)
 
 
+def incomplete(directory):
+    """Checkpoints whose files are incomplete, oldest first, as (step, path, what is missing): a
+    .data-* shard without its .index, an .index without its .data-* shards (a copy or a save cut
+    short). Such a checkpoint cannot be restored; saved() still lists those with an .index."""
+    files = {}
+    for name in os.listdir(directory) if os.path.isdir(directory) else []:
+        match = re.fullmatch(r"ckpt-(\d+)\.(?:(index)|data-(\d+)-of-(\d+))", name)
+        if match:
+            entry = files.setdefault(int(match.group(1)), {"index": False, "shards": set(), "of": 0})
+            if match.group(2):
+                entry["index"] = True
+            else:
+                entry["shards"].add(int(match.group(3)))
+                entry["of"] = int(match.group(4))
+    found = []
+    for step, entry in sorted(files.items()):
+        lacking = entry["of"] - len(entry["shards"])
+        if not entry["index"]:
+            missing = "its .index file is missing"
+        elif not entry["shards"]:
+            missing = "its .data file is missing"
+        elif lacking:
+            missing = f"{lacking} of its {entry['of']} .data shards are missing"
+        else:
+            continue
+        found.append((step, os.path.join(directory, f"ckpt-{step}"), missing))
+    return found
+
+
 def _index_state(directory):
     """The `checkpoint` index file's content, or None when it is missing or cannot be parsed."""
     try:
@@ -133,19 +162,31 @@ class Checkpoints:
     def restore_latest(self):
         """Restore the newest readable checkpoint; an unreadable one falls back to the one before.
 
-        Returns its path, or None when there is none (or none is readable).
+        Returns its path, or None when there is none (or none is readable). Incomplete checkpoints
+        newer than the one restored are named in a warning.
         """
-        for _, path in reversed(self.available()):
+        broken = incomplete(self.directory)
+        skipped = {step for step, _, _ in broken}
+        for step, path in reversed(self.available()):
+            if step in skipped:
+                continue
             try:
                 self._restore(path)
-                return path
             except Exception as problem:  # TF raises many kinds for truncated or foreign files
                 warn(f"checkpoint {path} cannot be used ({_reason(problem)}); trying the previous one")
+                continue
+            _warn_incomplete(broken, step, path)
+            return path
+        _warn_incomplete(broken, -1, None)
         return None
 
     def restore_step(self, step):
         """Restore the checkpoint of one iteration, or refuse naming what exists."""
         matches = [path for s, path in self.available() if s == step]
+        for broken_step, path, missing in incomplete(self.directory):
+            if broken_step == step:
+                raise UserError(f"checkpoint {path} is incomplete ({missing}); available: "
+                                f"{self.describe_available()}")
         if not matches:
             moved = [d for d in set_aside_folders(self.directory) if any(s == step for s, _ in saved(d))]
             where = f"; --fresh moved that one to {moved[-1]}" if moved else ""
@@ -169,8 +210,17 @@ class Checkpoints:
         return restored
 
     def describe_available(self):
-        steps = [str(s) for s, _ in self.available()]
+        broken = {step for step, _, _ in incomplete(self.directory)}
+        steps = [str(s) for s, _ in self.available() if s not in broken]
         return ", ".join(steps) if steps else "none"
+
+
+def _warn_incomplete(broken, restored_step, restored):
+    """Name the incomplete checkpoints newer than the one restored (None: nothing was)."""
+    for step, path, missing in broken:
+        if step > restored_step:
+            fallback = f"using {restored}" if restored else "no complete checkpoint before it"
+            warn(f"checkpoint {path} is incomplete ({missing}); skipped it, {fallback}")
 
 
 def _readable(key):

@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 
@@ -53,6 +54,38 @@ def run_context(cfg):
     """The context of --strategy / --devices; the global batch must split evenly over its replicas."""
     strategy = make_strategy(cfg)
     return RunContext(strategy, _is_chief(strategy))
+
+
+def describe_devices():
+    """The console's device line (`devices: CPU (no GPU visible)`, `devices: GPU:0 (NVIDIA …), …`)
+    and a warning when the machine has an NVIDIA GPU this TensorFlow cannot see (else None)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        named = [f"GPU:{i} ({tf.config.experimental.get_device_details(gpu).get('device_name', 'unnamed')})"
+                 for i, gpu in enumerate(gpus)]
+        return "devices: " + ", ".join(named), None
+    line = "devices: CPU (no GPU visible)"
+    present = machine_gpus()
+    if not present:
+        return line, None
+    build = "a CPU-only build" if not tf.test.is_built_with_cuda() else "a build that cannot reach it (CUDA libraries?)"
+    return line, (f"this machine has {', '.join(present)} but the installed TensorFlow is {build}: training "
+                  "runs on the CPU; install requirements-gpu.txt to use the GPU")
+
+
+def machine_gpus():
+    """Names of the NVIDIA GPUs the machine has, whatever TensorFlow sees: from `nvidia-smi -L`, else
+    from the driver's /proc/driver/nvidia/gpus folder."""
+    if shutil.which("nvidia-smi"):
+        try:
+            listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            listing = ""
+        names = [line.split(" (UUID")[0] for line in listing.splitlines() if line.startswith("GPU ")]
+        if names:
+            return names
+    folder = "/proc/driver/nvidia/gpus"
+    return [f"NVIDIA GPU {name}" for name in sorted(os.listdir(folder))] if os.path.isdir(folder) else []
 
 
 def local_context():

@@ -184,9 +184,9 @@ def _iterate(cfg, task, hooks, checkpoints, last_saved, feed, monitor, stop):
         done = step + 1
         due = [hook for hook in hooks if done == 1 or done % hook.every == 0 or done == cfg["max_iters"]]
         losses = None
-        if due or step % cfg["log_every"] == 0 or done == cfg["max_iters"] or done % cfg["save_every"] == 0:
+        if due or monitor.line_due(done) or done % cfg["save_every"] == 0:
             losses = _catch_up(pending, feed, monitor, last_saved)
-        monitor.progress(step, losses)
+        monitor.progress(done, losses)
         for hook in due:
             monitor.report(step, hook.run(done))  # logged with the iteration it followed, as its losses
         if done % cfg["save_every"] == 0 or done == cfg["max_iters"] or stop.requested:

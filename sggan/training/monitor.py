@@ -13,8 +13,12 @@ from sggan.files import write_text
 
 
 class Monitor:
-    """Console every log_every iterations (losses, it/s, ETA), a progress bar between them,
-    TensorBoard scalars and images under logs/, and the same scalars in losses.jsonl."""
+    """Console after the run's first iteration and every log_every (losses, it/s, ETA), a progress
+    bar between them, TensorBoard scalars and images under logs/, and the same scalars in
+    losses.jsonl (whose "step" is the 0-based iteration; the console counts completed ones, 1..N).
+
+    The first iteration of a run builds the compiled step and takes far longer than the others, so
+    the rate and the ETA are measured from the iterations after it."""
 
     def __init__(self, exp_dir, log_every, max_iters, start_step, progress_keys):
         self.log_every, self.max_iters = log_every, max_iters
@@ -23,9 +27,21 @@ class Monitor:
         self.jsonl_path = os.path.join(exp_dir, "losses.jsonl")
         _truncate_jsonl(self.jsonl_path, start_step)
         self.jsonl = open(self.jsonl_path, "a")
-        self.window_start, self.window_time = start_step, time.time()
-        self.bar = None
+        self.first = start_step + 1  # the run's first iteration, counted as completed
         self.interactive = sys.stdout.isatty()
+        self._new_window(start_step)
+
+    def _new_window(self, done):
+        """Start measuring (rate, progress bar) from `done` completed iterations on."""
+        self.window_start, self.window_time = done, time.time()
+        # made now, not at its first update, so that it times the window's first iteration too
+        self.bar = keras.utils.Progbar(self.log_every, stateful_metrics=list(self.progress_keys),
+                                       unit_name="it") if self.interactive else None
+        self.bar_drawn = False
+
+    def line_due(self, done):
+        """Whether the console line (and so the losses) is due after `done` completed iterations."""
+        return done == self.first or done % self.log_every == 0 or done == self.max_iters
 
     def scalars(self, step, values):
         """Record scalars of iteration `step` (TensorBoard and JSONL)."""
@@ -52,36 +68,38 @@ class Monitor:
         if report.message:
             self.message(report.message)
 
-    def progress(self, step, losses=None):
-        """Called after every iteration: advances the bar, prints a console line every log_every.
-
-        `losses` are given when they were fetched (always on a log line's iteration)."""
-        done = step + 1
-        if self.interactive:
-            if self.bar is None:
-                self.bar = keras.utils.Progbar(self.log_every, stateful_metrics=list(self.progress_keys),
-                                             unit_name="it")
+    def progress(self, done, losses=None):
+        """Called after every iteration (`done` completed): advances the bar, prints the console
+        line when due (line_due); `losses` are given when they were fetched (always then)."""
+        if self.line_due(done):
+            self._console_line(done, losses)
+        elif self.bar is not None:
             shown = [(k, float(v)) for k, v in (losses or {}).items() if k in self.progress_keys]
             self.bar.update(min(done - self.window_start, self.log_every), values=shown or None)
-        if step % self.log_every == 0 or done == self.max_iters:
-            self._console_line(step, done, losses)
+            self.bar_drawn = True
 
-    def _console_line(self, step, done, losses):
+    def _console_line(self, done, losses):
         elapsed = time.time() - self.window_time
-        rate = (done - self.window_start) / elapsed if elapsed > 0 else float("nan")
-        eta = (self.max_iters - done) / rate if rate > 0 else float("nan")
         terms = " ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
-        if self.bar is not None:
-            sys.stdout.write("\n")
-            self.bar = None
-        print(f"iter {step}/{self.max_iters} {terms} | {rate:.3g} it/s, ETA {_duration(eta)}", flush=True)
-        self.window_start, self.window_time = done, time.time()
+        if done == self.first:  # the compiled step's building time, not a rate
+            speed = f"first iteration {elapsed:.1f}s (builds the compiled step); ETA after the next ones"
+        else:
+            rate = (done - self.window_start) / elapsed if elapsed > 0 else float("nan")
+            eta = (self.max_iters - done) / rate if rate > 0 else float("nan")
+            speed = f"{rate:.3g} it/s, ETA {_duration(eta)}"
+        self._end_bar()
+        print(f"iter {done}/{self.max_iters} {terms} | {speed}", flush=True)
+        self._new_window(done)
 
     def message(self, text):
-        if self.bar is not None:
-            sys.stdout.write("\n")
-            self.bar = None
+        self._end_bar()
         print(text, flush=True)
+
+    def _end_bar(self):
+        """End the progress bar's line, if it drew one."""
+        if self.bar_drawn:
+            sys.stdout.write("\n")
+            self.bar_drawn = False
 
     def close(self):
         """Flush and close; a failure here (a full disk) must not hide the error that ended the run."""

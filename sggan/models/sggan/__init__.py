@@ -19,6 +19,8 @@ from sggan.errors import UserError
 PRESET, DEMO_PRESET = None, "demo"
 EXPERIMENT_SUFFIX = ""
 MODES = ("train", "test", "fid", "classifier", "export")
+TRAINED_MODES = ("test", "fid", "export")  # they read the experiment's config.json
+NEXT_MODES = ("classifier", "test", "export")  # after training: the judge, then the edits, then the Editor
 
 
 def validate(cfg):

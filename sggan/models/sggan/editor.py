@@ -12,12 +12,19 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from sggan.data import pipeline
 from sggan.data.faces import celeba_template
+from sggan.errors import UserError
 from sggan.files import write_json
 from sggan.models.sggan.data import TRANSFORM
 
 EXPORT_DIR, SAVED_MODEL, METADATA = "export", "editor", "editor.json"
 CELEBA_TEMPLATE = celeba_template(TRANSFORM.crop)
+
+
+class NoExport(UserError, FileNotFoundError):
+    """An experiment folder without an exported editor (a UserError for main.py, a FileNotFoundError
+    for library callers)."""
 
 
 def output_keys(titles):
@@ -72,8 +79,10 @@ class Editor:
     """Edits aligned faces: `Editor.load(exp_dir).edit(image)` → {edit title: edited image}.
 
     uint8 input ([H, W, 3] or [B, H, W, 3], any size) gives uint8 edits of the model's size;
-    float input in [-1, 1] gives float edits in [-1, 1]. Faces should be aligned like the training
-    data (test mode's --align does that for whole photos, to `template`: see sggan.data.faces).
+    float input in [-1, 1] gives float edits in [-1, 1]. Non-square input is cropped as training
+    cropped it (CelebA's 178 x 218 images to the model's crop, other shapes to their centred square),
+    not squashed. Faces should be aligned like the training data (test mode's --align does that for
+    whole photos, to `template`: see sggan.data.faces).
     """
 
     def __init__(self, module, titles, keys, image_size, template):
@@ -89,6 +98,9 @@ class Editor:
     def load(cls, exp_dir):
         """The editor exported by `--mode export` into exp_dir."""
         folder = os.path.join(exp_dir, EXPORT_DIR)
+        if not os.path.isfile(os.path.join(folder, METADATA)) or not os.path.isdir(os.path.join(folder, SAVED_MODEL)):
+            raise NoExport(f"no exported editor in {exp_dir} (looked for {folder}); make one with: "
+                           f"python3 main.py --mode export --exp_dir {exp_dir}")
         with open(os.path.join(folder, METADATA)) as f:
             meta = json.load(f)
         module = tf.saved_model.load(os.path.join(folder, SAVED_MODEL))
@@ -98,9 +110,15 @@ class Editor:
     def edit(self, images):
         images = np.asarray(images)
         single = images.ndim == 3
-        batch = images[None] if single else images
+        batch = _as_trained(images[None] if single else images)
         if batch.dtype == np.uint8:
             result = self.module.edit_uint8(tf.constant(batch))
         else:
             result = self.module.edit_float(tf.constant(batch, tf.float32))
         return {t: (result[k].numpy()[0] if single else result[k].numpy()) for t, k in zip(self.titles, self.keys)}
+
+
+def _as_trained(batch):
+    """Faces cropped to a square as the training pipeline crops them (pipeline.crop_window)."""
+    top, left, height, width = pipeline.crop_window(batch.shape[1], batch.shape[2], TRANSFORM.crop).numpy()
+    return batch[:, top:top + height, left:left + width]

@@ -14,6 +14,8 @@ from sggan.errors import UserError
 PRESET, DEMO_PRESET = "vacgan", "vacgan_demo"
 EXPERIMENT_SUFFIX = "_vacgan"
 MODES = ("train", "sample", "fid")
+TRAINED_MODES = ()  # its networks' shape comes from the flags, not config.json
+NEXT_MODES = ("sample", "fid")
 
 
 def validate(cfg):
