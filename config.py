@@ -50,6 +50,7 @@ SETTINGS = {
     "lam_gp_cls": 0.0,              # penalty on the input gradient of the critic's class margins (not original)
     "lam_id": 0.0,                  # identity L1 of own-class outputs on labelled inputs (not original)
     "lam_cycle": 0.0,               # cycle L1 back to a labelled input's own class (not original)
+    "lam_keep": 0.0,                # critic's class of the unedited groups = the input's label (not original)
     "critic_noise": 0.0,            # std of Gaussian noise on the critic's inputs (not original)
     "critic_noise_to": "all",       # all (adversary, penalty, classes) | classifier (its class heads only)
     "seed": 1234,
