@@ -50,6 +50,7 @@ SETTINGS = {
     "lam_gp_cls": 0.0,              # penalty on the input gradient of the critic's class margins (not original)
     "lam_id": 0.0,                  # identity L1 of own-class outputs on labelled inputs (not original)
     "lam_cycle": 0.0,               # cycle L1 back to a labelled input's own class (not original)
+    "lam_keep": 0.0,                # critic's class of the unedited groups = the input's label (not original)
     "critic_noise": 0.0,            # std of Gaussian noise on the critic's inputs (not original)
     "critic_noise_to": "all",       # all (adversary, penalty, classes) | classifier (its class heads only)
     "seed": 1234,
@@ -113,6 +114,36 @@ PRESETS = {
         "test_fraction": 0.1,
         # where UTKFace's chips put eyes, nose and mouth corners (median of MTCNN on 250 of them)
         "landmark_template": [0.3025, 0.2925, 0.69, 0.2925, 0.4875, 0.5175, 0.3225, 0.6875, 0.6725, 0.6875],
+    },
+    # `--preset utkface_real`: age and gender editing of real UTKFace faces at CPU size (not the
+    # paper's settings: the demo's small networks plus the levers that keep each output the input's
+    # person; docs/evaluation.md has its measured figures). Combine with --data_dir.
+    "utkface_real": {
+        "data_dir": "./data/utkface",
+        "attributes": ["age=0-19,20-39,40-59,60-", "gender=male,female"],
+        "split": "fraction",
+        "test_fraction": 0.1,
+        "landmark_template": [0.3025, 0.2925, 0.69, 0.2925, 0.4875, 0.5175, 0.3225, 0.6875, 0.6725, 0.6875],
+        "image_size": 32,
+        "ngf": 16,
+        "ndf": 16,
+        "n_blocks": 2,
+        "d_layers": 3,
+        "batch_size": 16,
+        "learn_rate": 2e-4,
+        "identity_init": True,
+        "upsampling": "resize",     # no checkerboard speckle
+        "critic_noise": 0.5,
+        "critic_noise_to": "classifier",
+        "lam_id": 10.0,             # outputs of the input's own class return the input: no collapse
+        "lam_keep": 1.0,            # the critic keeps the other group's class: fewer gender cues in age edits
+        "max_iters": 3000,
+        "decay_start": 2000,
+        "classifier_steps": 1500,
+        "log_every": 100,
+        "sample_every": 500,
+        "eval_every": 500,
+        "save_every": 500,
     },
     # `--model vacgan`: the CelebA-Conditional-GAN (VAC+GAN) defaults.
     "vacgan": {

@@ -267,3 +267,24 @@ def test_cycle_loss_by_hand_on_labelled_rows_of_the_heads_own_class():
     shifts = [0.1, -0.3, 0.2, 0.05]
     # (k=0, j=1) on rows 0 and 2: |0.1 − 0.3| twice; (k=3, j=2) on rows 0 and 1: |0.05 + 0.2| twice
     np.testing.assert_allclose(cycle_of(shifts), (0.2 + 0.2 + 0.25 + 0.25) / 4, rtol=1e-5)
+
+
+def test_keep_term_is_the_masked_cross_entropy_of_the_other_groups(task):
+    """--lam_keep: Σ over outputs o and groups b ≠ o's of the critic's masked cross-entropy of G(x)_o in
+    group b against the input's label; an unlabelled row contributes nothing."""
+    images, classes, _ = real_batch()
+    masks = tf.constant(np.tile([[1.0, 0.0, 1.0, 1.0]], (BATCH, 1)) * np.array([[1], [1], [0], [1]]), tf.float32)
+    totals = tf.reduce_sum(masks, 0)
+    _, terms = task._generator_gradients(images, None, keep=(classes, masks, totals))
+    fakes = task.generator(images)
+    expected = 0.0
+    for o in task.outputs:
+        logits = task.discriminator(fakes[o.index])[1]
+        for b in range(N_GROUPS):
+            if b == o.group:
+                continue
+            ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=classes[:, b], logits=logits[b]).numpy()
+            m = masks[:, b].numpy()
+            expected += float((m * ce).sum() / max(1.0, m.sum()))
+    np.testing.assert_allclose(float(terms["g_keep"]), expected, rtol=1e-4)
+    assert "g_keep" not in task._generator_gradients(images)[1]

@@ -131,6 +131,10 @@ OPTIONS = {
                             "output of a group, edited back by the output of the input's own (labelled) class, "
                             "should give the input (mean L1; StarGAN's cycle on the partner pairs)",
                             float, minimum=0.0),
+        "lam_keep": Option("weight of a keep-the-other-groups loss (not in the original; 0: none): the critic's "
+                           "classifier should put every output in the input's labelled class of each group the "
+                           "output does not edit (masked cross-entropy, as StarGAN's full target label)",
+                           float, minimum=0.0),
         "critic_noise": Option("standard deviation of Gaussian noise added to the real and generated images "
                                "the critic sees (which ones: --critic_noise_to), images in [-1, 1] (not in the "
                                "original; 0: none): its classifier then judges a smoothed image, which pixel "

@@ -131,7 +131,10 @@ class SGGANTask(Task):
             id_total = distribute.global_sum(tf.reduce_sum(id_weights))
             partners = tf.constant([float(len(o.partners)) for o in self.outputs])
             cycle_total = distribute.global_sum(tf.reduce_sum(id_weights * partners))
-        gradients, terms = self.generator_gradients(images, noise, id_weights, id_total, cycle_total)
+        keep = None
+        if self.cfg.get("lam_keep", 0) > 0 and classes is not None:
+            keep = (classes, masks, distribute.global_sum(tf.reduce_sum(tf.cast(masks, tf.float32), 0)))
+        gradients, terms = self.generator_gradients(images, noise, id_weights, id_total, cycle_total, keep)
         self.g_optimizer.apply(gradients, self.generator.trainable_variables)
         return terms, self.overflowed(self.g_optimizer, gradients)
 
@@ -169,7 +172,7 @@ class SGGANTask(Task):
         return gradients, {"d_loss": total, "d_adversarial": adversarial, "d_classification": classification,
                            "d_penalty": penalty}
 
-    def _generator_gradients(self, images, noise=None, id_weights=None, id_total=None, cycle_total=None):
+    def _generator_gradients(self, images, noise=None, id_weights=None, id_total=None, cycle_total=None, keep=None):
         cfg, n_out = self.cfg, len(self.outputs)
         batch = tf.shape(images)[0]
         with tf.GradientTape() as tape:
@@ -197,6 +200,13 @@ class SGGANTask(Task):
                 total += cfg.get("lam_id", 0) * terms["g_identity"]
                 terms["g_cycle"] = cycle["loss"]  # --lam_cycle: back to the input's own class gives the input
                 total += cfg.get("lam_cycle", 0) * terms["g_cycle"]
+            if keep is not None:  # --lam_keep: every output keeps the labelled classes of the other groups
+                classes, masks, mask_totals = keep
+                terms["g_keep"] = tf.add_n([
+                    tf.reduce_sum(losses.masked_cross_entropy(fake_logits[b][o.index], classes[:, b], masks[:, b],
+                                                              mask_totals[b]))
+                    for o in self.outputs for b in range(self.n_groups) if b != o.group])
+                total += cfg["lam_keep"] * terms["g_keep"]
             scaled = self.g_optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, self.generator.trainable_variables)
         return gradients, {"g_loss": total, "g_adversarial": adversarial, "g_classification": classification,
