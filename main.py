@@ -12,7 +12,7 @@ import sys
 from sggan.app import crash, startup
 from sggan.errors import UserError, warn
 from sggan.app.lock import ExperimentLock
-from sggan.app.options import check_paths, load_config_file, next_commands, parse_config
+from sggan.app.options import check_paths, describe, load_config_file, next_commands, parse_config
 from sggan.models import MODELS
 
 CONFIG_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
@@ -41,6 +41,8 @@ def main(argv, config_module=None):
             warn(unseen_gpu)
         if not cfg["dry_run"]:  # a dry run's stdout is its JSON alone, which names them
             print(devices, flush=True)
+        if cfg["mode"] == "train" and not cfg["dry_run"]:
+            print(describe(cfg), flush=True)
         with precision.policy(cfg["precision"]), context.strategy.scope():
             if cfg["dry_run"]:
                 summary = model.dry_run(cfg, context)

@@ -21,9 +21,8 @@ from PIL import Image
 
 import main
 from sggan.training import checkpoints, feed, loop, monitor
-from sggan.app import crash
 from sggan.data import datasets
-from sggan import images
+from sggan import files, images
 from sggan.errors import UserError
 from sggan.app.lock import ExperimentLock
 from sggan.models.sggan import data as sggan_data
@@ -232,9 +231,9 @@ def test_truncated_config_json_in_test_mode(experiment):
 
 
 def test_disk_problems_from_tensorflow_are_user_errors():
-    assert crash.disk_problem(OSError(errno.ENOSPC, "No space left on device", "x")) == "the disk is full (x)"
-    assert "the disk is full" in crash.disk_problem(tf.errors.ResourceExhaustedError(None, None, "No space left on device"))
-    assert crash.disk_problem(ValueError("something else")) is None
+    assert files.disk_problem(OSError(errno.ENOSPC, "No space left on device", "x")) == "the disk is full (x)"
+    assert "the disk is full" in files.disk_problem(tf.errors.ResourceExhaustedError(None, None, "No space left on device"))
+    assert files.disk_problem(ValueError("something else")) is None
 
 
 # 4. A refused run does not rewrite config.json ------------------------------------------------------

@@ -5,7 +5,6 @@ become a plain `error:` line too. Anything else is written, with its full traceb
 <exp_dir>/crash-<time>.txt (or a temporary file when there is no experiment folder yet).
 """
 import contextlib
-import errno
 import os
 import sys
 import tempfile
@@ -13,29 +12,10 @@ import time
 import traceback
 
 from sggan.errors import UserError
-
-# OS errors that say something about the user's machine, not about this program.
-USER_FIXABLE = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-                errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-                errno.EPERM: "operation not permitted"}
-# Those TensorFlow's C++ file writers report only as text inside a tf.errors.OpError.
-RECOGNISED_IN_TEXT = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
-
+from sggan.files import disk_problem
 
 class InternalError(Exception):
     """An unexpected error, already reported to a file: main.py prints it and exits with status 1."""
-
-
-def disk_problem(problem):
-    """A short explanation when `problem` is a full disk / permission error, else None."""
-    if isinstance(problem, OSError) and problem.errno in USER_FIXABLE:
-        where = f" ({problem.filename})" if problem.filename else ""
-        return USER_FIXABLE[problem.errno] + where
-    text = str(problem).strip()
-    for code in RECOGNISED_IN_TEXT:
-        if os.strerror(code) in text:
-            return f"{USER_FIXABLE[code]} ({text.splitlines()[0][:200]})"
-    return None
 
 
 def write_report(exc, exp_dir=None):

@@ -20,10 +20,9 @@ import tensorflow as tf
 
 from sggan.training import checkpoints as ckpt
 from sggan.training import distribute
-from sggan.app.crash import disk_problem
 from sggan.errors import UserError
 from sggan.training.feed import DataFeed, StoppedWaiting
-from sggan.files import write_json
+from sggan.files import disk_problem, write_json
 from sggan.training.monitor import Monitor
 
 

@@ -21,6 +21,7 @@ from sggan.training import precision
 from sggan.models.sggan import losses
 from sggan.models.sggan.data import TRANSFORM
 from sggan.errors import UserError
+from sggan.files import write_text
 
 WIDTHS = (32, 64, 128)
 SUBDIR = "classifier"
@@ -195,10 +196,8 @@ def save(model, exp_dir, image_size):
     folder = directory(exp_dir)
     os.makedirs(folder, exist_ok=True)
     path = tf.train.Checkpoint(weights=list(model.weights)).write(os.path.join(folder, "weights"))
-    with open(os.path.join(folder, "image_size.txt"), "w") as f:
-        f.write(f"{image_size}\n")
-    with open(os.path.join(folder, "classes.txt"), "w") as f:
-        f.write(" ".join(str(k) for k in model.group_classes) + "\n")
+    write_text(os.path.join(folder, "image_size.txt"), f"{image_size}\n")
+    write_text(os.path.join(folder, "classes.txt"), " ".join(str(k) for k in model.group_classes) + "\n")
     return path
 
 

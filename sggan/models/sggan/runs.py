@@ -11,7 +11,6 @@ from sggan import images
 from sggan.training import loop
 from sggan.errors import UserError, warn
 from sggan.files import write_json
-from sggan.app.options import describe
 from sggan.models.sggan import classifier as attribute_classifier
 from sggan.models.sggan import editor, evaluation, networks, photos, restore
 from sggan.models.sggan.data import TRANSFORM, labelling
@@ -40,7 +39,6 @@ def train(cfg, context):
     ds = datasets.prepare(cfg, labelling)
     cfg = {**cfg, "landmark_template": photos.training_template(cfg, ds),  # recorded in config.json
            "group_classes": recorded_groups(ds.groups)}
-    print(describe(cfg), flush=True)
     task = _model(cfg, ds, context)
     print(f"training SG-GAN: {len(ds.train.files)} training entries, {len(ds.test.files)} test images, "
           f"groups {', '.join(g.spec for g in ds.groups)}; generator "

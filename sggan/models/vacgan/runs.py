@@ -9,7 +9,6 @@ from sggan.metrics import fid
 from sggan import images
 from sggan.training import loop
 from sggan.files import write_json
-from sggan.app.options import describe
 from sggan.models.sggan.networks import trainable_count
 from sggan.models.vacgan import evaluation
 from sggan.models.vacgan.data import TRANSFORM, labelling
@@ -46,7 +45,6 @@ def make_dataset(cfg, ds):
 
 def train(cfg, context):
     ds, task = _prepared(cfg, context)
-    print(describe(cfg), flush=True)
     names = ds.table.names
     fixed = ds.test.classes[:5]  # five attribute vectors from the data, five noise draws each
     labels = [evaluation.describe_vector(names, v, [n for n in SHOWN if n in names]) for v in fixed]
