@@ -1,4 +1,5 @@
 """Image grids with a header naming the columns, and image file I/O."""
+import imageio.v3 as iio
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -73,12 +74,14 @@ def grid(columns, titles, row_labels=None):
 def save(array, path):
     """Write a uint8 image atomically (JPEG or PNG by extension)."""
     with replaced_atomically(path) as tmp:
-        Image.fromarray(array).save(tmp)
+        iio.imwrite(tmp, array)
 
 
 def load_photo(path):
     """Any image file → RGB uint8 array, upright as the camera's EXIF orientation says; None when the
-    file is not a readable image. 16-bit images are scaled to 8 bits (PIL alone would clip them)."""
+    file is not a readable image. 16-bit images are scaled to 8 bits (PIL alone would clip them).
+
+    Read with PIL itself rather than imageio: the mode conversions below need PIL's image modes."""
     try:
         with Image.open(path) as image:
             return as_rgb8(ImageOps.exif_transpose(image))

@@ -82,7 +82,7 @@ def test_missing_folder_and_file(tmp_path):
 def test_group_notation_and_suggestions():
     names = list(CELEBA_ATTRIBUTES)
     hair = attribute_groups.parse_group("Black_Hair/Blond_Hair-Brown_Hair", names)
-    assert (hair.columns, hair.exclude, hair.multi) == (("Black_Hair", "Blond_Hair"), ("Brown_Hair",), True)
+    assert (hair.columns, hair.exclude, hair.of_names) == (("Black_Hair", "Blond_Hair"), ("Brown_Hair",), True)
     assert hair.class_names == ("Black_Hair", "Blond_Hair")
     with pytest.raises(UserError, match="did you mean Smiling"):
         attribute_groups.parse_group("Smilling", names)

@@ -32,7 +32,7 @@ def table_with(rows, names=NAMES):
 
 def test_several_names_label_only_images_with_exactly_one_set():
     group = attribute_groups.parse_group(HAIR4 + "-Bald", NAMES)
-    assert (group.n_classes, group.multi, group.class_names) == (4, True, tuple(HAIR4.split("/")))
+    assert (group.n_classes, group.of_names, group.class_names) == (4, True, tuple(HAIR4.split("/")))
     table = table_with([{"Black_Hair"}, {"Gray_Hair"}, {"Black_Hair", "Blond_Hair"}, set(),
                         {"Brown_Hair", "Bald"}, {"Brown_Hair"}])
     classes, known = group.labels(table)
@@ -50,7 +50,7 @@ def test_bins_on_a_numeric_column():
     table = celeba.AttributeTable("x", ["age"], [f"{i}" for i in range(6)],
                                   np.array([[0], [19], [20], [45], [60], [99]], np.int32))
     group = attribute_groups.parse_group("age=0-19,20-39,60-", ["age"])
-    assert group.class_names == ("age 0-19", "age 20-39", "age 60-") and not group.multi
+    assert group.class_names == ("age 0-19", "age 20-39", "age 60-") and not group.of_names
     classes, known = group.labels(table)
     assert known.tolist() == [True, True, True, False, True, True]
     assert classes[known].tolist() == [0, 0, 1, 2, 2]

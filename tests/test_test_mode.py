@@ -98,6 +98,6 @@ def test_fid_of_edits_with_a_stand_in_extractor(trained, monkeypatch):
     from tests.test_vacgan import random_extractor
     monkeypatch.setattr(runs.fid, "inception_extractor", lambda: random_extractor())
     cfg = trained.cfg("--mode", "fid", "--fid_images", "16")
-    runs.frechet(cfg, local_context())
+    runs.fid_of_edits(cfg, local_context())
     report = json.load(open(os.path.join(cfg["exp_dir"], "test", "fid.json")))
     assert report["images"] == 16 and np.isfinite(report["fid_edits"]) and report["fid_edits"] >= 0

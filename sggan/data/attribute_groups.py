@@ -32,7 +32,7 @@ class Group:
         return len(self.columns) if self.kind == "names" else len(self.bins) if self.kind == "bins" else 2
 
     @property
-    def multi(self):
+    def of_names(self):
         """A choice among several attributes (labelled sparsely by --labelled_pair)."""
         return self.kind == "names"
 

@@ -1,4 +1,4 @@
-"""From config to a checked Dataset: the attribute table, groups, split, labelled lists and the image source.
+"""From config to checked PreparedData: the attribute table, groups, split, labelled lists and the image source.
 
 The lists themselves are the model's choice (`labelling`): SG-GAN's sparse group labels, or
 VAC+GAN's every attribute of every image.
@@ -13,7 +13,7 @@ from sggan.errors import UserError
 
 
 @dataclass
-class Dataset:
+class PreparedData:
     table: celeba.AttributeTable
     groups: list
     train: splits.LabelledList
@@ -84,7 +84,7 @@ def prepare(cfg, labelling, check_images=True):
                         f"({len(train.files)} entries); lower it")
     if len(test.files) == 0:
         raise UserError("the test set is empty; choose another --split")
-    ds = Dataset(table, groups, train, test, source, image_dir, celeba_frame)
+    ds = PreparedData(table, groups, train, test, source, image_dir, celeba_frame)
     if check_images:
         ds.check_readable()
     return ds

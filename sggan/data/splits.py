@@ -100,7 +100,7 @@ def training_list(table, groups, train_rows, plan):
     single, pair, prefix, times = plan
     classes, known = group_labels(table, groups)
     position = np.arange(len(train_rows))
-    limits = np.array([pair if g.multi else single for g in groups], dtype=object)
+    limits = np.array([pair if g.of_names else single for g in groups], dtype=object)
     sparse = np.stack([position < (len(train_rows) if lim is None else lim) for lim in limits], 1)
     masks = (known[train_rows] & sparse).astype(np.float32)
     order = np.concatenate([position] + [position[:prefix]] * times) if times else position

@@ -105,7 +105,7 @@ class Evaluator:
         position = np.concatenate(positions) if positions else np.zeros(0, int)
         result = {}
         for a, group in enumerate(self.groups):
-            chosen = (splits.balanced_rows(listing, a, group.n_classes) if group.multi
+            chosen = (splits.balanced_rows(listing, a, group.n_classes) if group.of_names
                       else np.flatnonzero(listing.masks[:, a] > 0))
             keep = np.isin(position, chosen)
             hits = predicted[keep, a] == listing.classes[position[keep], a]

@@ -45,10 +45,10 @@ def train(cfg, context):
           f"{networks.trainable_count(task.generator):,} and discriminator "
           f"{networks.trainable_count(task.discriminator):,} parameters; output in {cfg['exp_dir']}",
           flush=True)
-    judge = attribute_classifier.load(cfg["exp_dir"], [g.n_classes for g in ds.groups])
-    print("the periodic evaluation includes the attribute classifier's verdict on the edits" if judge
+    classifier = attribute_classifier.load(cfg["exp_dir"], [g.n_classes for g in ds.groups])
+    print("the periodic evaluation includes the attribute classifier's verdict on the edits" if classifier
           else f"note: {evaluation.NO_CLASSIFIER}", flush=True)
-    evaluator = evaluation.Evaluator(cfg, ds.groups, task, judge, ds)
+    evaluator = evaluation.Evaluator(cfg, ds.groups, task, classifier, ds)
 
     def make_dataset(start_index):
         return pipeline.training_dataset(ds.source, ds.train, cfg["image_size"], cfg["batch_size"],
@@ -57,13 +57,13 @@ def train(cfg, context):
     hooks = [loop.Hook("samples", cfg["sample_every"], evaluator.sample_hook(evaluator.fixed_batch())),
              loop.Hook("accuracy", cfg["eval_every"], evaluator.accuracy_hook),
              loop.Hook("integrity", cfg["eval_every"], evaluator.integrity_hook)]
-    if judge is not None:
+    if classifier is not None:
         hooks.append(loop.Hook("judge", cfg["eval_every"], evaluator.judge_hook))
     loop.train(cfg, context, task, make_dataset, hooks, check_data=ds.check_readable)
     return 0
 
 
-def frechet(cfg, context):
+def fid_of_edits(cfg, context):
     """FID between real test images and their edits (every output), as editing papers report it."""
     extractor = fid.inception_extractor()
     model = restore.restore(cfg, context)
@@ -87,21 +87,21 @@ def test(cfg, context):
     print(f"testing {model.checkpoint} (iteration {model.step}); results in {out_dir}", flush=True)
     if cfg["input"] and cfg["align"]:
         return _whole_photos(cfg, model, os.path.join(out_dir, "photos"))
-    judge = attribute_classifier.load(cfg["exp_dir"], [g.n_classes for g in model.groups])
+    classifier = attribute_classifier.load(cfg["exp_dir"], [g.n_classes for g in model.groups])
     if cfg["input"]:
-        evaluator = evaluation.Evaluator(cfg, model.groups, model, judge)
+        evaluator = evaluation.Evaluator(cfg, model.groups, model, classifier)
         batches = _photo_batches(cfg, len(model.groups))
-        grid_dir, accuracy, judge_accuracy = os.path.join(out_dir, "photos"), None, None
+        grid_dir, accuracy, classifier_accuracy = os.path.join(out_dir, "photos"), None, None
     else:
         ds = datasets.prepare(cfg, labelling)
-        evaluator = evaluation.Evaluator(cfg, ds.groups, model, judge, ds)
+        evaluator = evaluation.Evaluator(cfg, ds.groups, model, classifier, ds)
         listing = ds.test.first(cfg["num_test"]) if cfg["num_test"] else ds.test
         batches = ((b["image"], [listing.files[p] for p in b["position"].numpy()], b["classes"].numpy(),
                     b["masks"].numpy()) for b in evaluator.test_batches(listing))
         grid_dir, accuracy = out_dir, evaluator.accuracy(listing)
-        judge_accuracy = _classifier_accuracy(judge, ds, listing) if judge else None
+        classifier_accuracy = _classifier_accuracy(classifier, ds, listing) if classifier else None
     result = evaluator.manipulate(batches, grid_dir, save_single=cfg["save_single"])
-    report = evaluation.metrics_report(model.groups, model.outputs, accuracy, result, judge_accuracy)
+    report = evaluation.metrics_report(model.groups, model.outputs, accuracy, result, classifier_accuracy)
     report.update(checkpoint=model.checkpoint, step=model.step, source="photos" if cfg["input"] else "test split")
     write_json(os.path.join(grid_dir, "metrics.json"), report)
     print(evaluation.metrics_table(report))
@@ -210,4 +210,4 @@ def export(cfg, context):
     return 0
 
 
-MODES = {"train": train, "test": test, "fid": frechet, "classifier": train_classifier, "export": export}
+MODES = {"train": train, "test": test, "fid": fid_of_edits, "classifier": train_classifier, "export": export}

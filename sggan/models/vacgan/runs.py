@@ -99,7 +99,7 @@ def fid_listing(cfg, ds):
     return splits.attribute_list(ds.table, rows), "random images of the whole set"
 
 
-def frechet(cfg, context):
+def fid_of_samples(cfg, context):
     """FID between N real images (see fid_listing) and N faces generated from their attribute vectors."""
     extractor = fid.inception_extractor()
     ds, task, restored = _restored(cfg, context)
@@ -115,4 +115,4 @@ def frechet(cfg, context):
     return 0
 
 
-MODES = {"train": train, "sample": sample, "fid": frechet}
+MODES = {"train": train, "sample": sample, "fid": fid_of_samples}
