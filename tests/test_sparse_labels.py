@@ -73,7 +73,7 @@ def test_general_labelled_prefix_and_fraction(full_table):
     groups = [attribute_groups.parse_group(g, full_table.names) for g in GROUPS]
     train_rows, _ = splits.split_rows(full_table, ".", "lines", 0.1)
     plan = splits.sparse_plan(0, 0.05, None, 2, len(train_rows))
-    assert plan == (9880, 9880, 9880, 2)
+    assert plan == splits.SparsePlan(9880, 9880, 9880, 2)
     train = splits.training_list(full_table, groups, train_rows, plan)
     assert len(train.files) == 197600 + 2 * 9880
     assert (train.masks[:, 0] > 0).sum() == 3 * 9880

@@ -11,8 +11,18 @@ from sggan.errors import UserError
 # The original split by line position: rows 2..4998 (images 000003..004999) are the test set.
 LINE_SPLIT_TEST = (2, 4999)
 
-# Sparse labelling presets of the paper: (labelled single, labelled pair, oversampled prefix, times).
-SP_TYPES = {0: (None, None, 0, 0), 1: (10000, 30000, 30000, 10), 2: (1000, 3000, 3000, 50)}
+@dataclass(frozen=True)
+class SparsePlan:
+    """Which training images carry labels: the first `single` for one-attribute and binned groups,
+    the first `pair` for groups of names (None: all), and the first `prefix` appended `times` more."""
+    single: int = None
+    pair: int = None
+    prefix: int = 0
+    times: int = 0
+
+
+# Sparse labelling presets of the paper (--sp_type).
+SP_TYPES = {0: SparsePlan(), 1: SparsePlan(10000, 30000, 30000, 10), 2: SparsePlan(1000, 3000, 3000, 50)}
 
 
 def split_rows(table, data_dir, split, test_fraction):
@@ -73,7 +83,7 @@ def sparse_plan(sp_type, labelled, labelled_pair, oversample_times, n_train):
     prefix = max(n for n in (single, pair, 0) if n is not None) if oversample_times else 0
     if oversample_times and prefix == 0:
         raise UserError("--oversample_times needs --labelled (which prefix to oversample)")
-    return single, pair, prefix, oversample_times
+    return SparsePlan(single, pair, prefix, oversample_times)
 
 
 @dataclass
@@ -97,7 +107,7 @@ def group_labels(table, groups):
 
 def training_list(table, groups, train_rows, plan):
     """The training list: masks from the sparse plan, then the labelled prefix oversampled."""
-    single, pair, prefix, times = plan
+    single, pair, prefix, times = plan.single, plan.pair, plan.prefix, plan.times
     classes, known = group_labels(table, groups)
     position = np.arange(len(train_rows))
     limits = np.array([pair if g.of_names else single for g in groups], dtype=object)
