@@ -37,6 +37,41 @@ class TestPass:
     distance: np.ndarray  # per output: mean L1 to the input
     integrity: list       # per output: judge.integrity() (collapse and identity; no classifier needed)
     figures: list = None  # per output: judge.output_figures() by the classifier (None without one)
+    accuracy_real: dict = None             # per group: the critic's accuracy on the real images (test split)
+    classifier_accuracy_real: dict = None  # per group: the classifier's accuracy on them
+
+
+class GridWriter:
+    """Test mode's pictures: one annotated grid per batch (the inputs, then every edit) and, with
+    `single`, every edit as its own file <name>_<edit>.png under single/."""
+
+    def __init__(self, folder, outputs, single=False):
+        self.folder, self.titles, self.single = folder, column_titles(outputs), single
+
+    def write(self, number, inputs, edits, names):
+        images.save(images.grid([inputs] + edits, self.titles), os.path.join(self.folder, f"grid_{number:04d}.png"))
+        if not self.single:
+            return
+        for title, edit in zip(self.titles[1:], edits):
+            for name, picture in zip(names, edit):
+                stem = os.path.splitext(os.path.basename(name))[0]
+                images.save(images.to_uint8(picture),
+                            os.path.join(self.folder, "single", f"{stem}_{title.replace(' ', '_')}.png"))
+
+
+def critic_accuracy(groups, listing, predicted, position):
+    """Per group: the critic's accuracy on the labelled real images of `listing` it predicted
+    (`predicted` [N, groups] at list positions `position`). Single-attribute and binned groups use
+    every labelled image; groups of several names a class-balanced labelled subset (the original's
+    hair test list)."""
+    result = {}
+    for a, group in enumerate(groups):
+        chosen = (splits.balanced_rows(listing, a, group.n_classes) if group.of_names
+                  else np.flatnonzero(listing.masks[:, a] > 0))
+        keep = np.isin(position, chosen)
+        hits = predicted[keep, a] == listing.classes[position[keep], a]
+        result[group.spec] = float(hits.mean()) if hits.size else float("nan")
+    return result
 
 
 def integrity_warning(done, names, figures):
@@ -91,11 +126,7 @@ class Evaluator:
         return run
 
     def accuracy(self, listing=None):
-        """Per group: the critic's classification accuracy on labelled real test images.
-
-        Single-attribute and binned groups use every labelled test image; groups of several names a
-        class-balanced labelled subset (the original's hair test list).
-        """
+        """Per group: the critic's classification accuracy on labelled real test images (critic_accuracy)."""
         listing = listing or self.dataset.test
         predictions, positions = [], []
         for batch in self.test_batches(listing, 64):
@@ -103,14 +134,7 @@ class Evaluator:
             positions.append(batch["position"].numpy())
         predicted = np.concatenate(predictions) if predictions else np.zeros((0, len(self.groups)), int)
         position = np.concatenate(positions) if positions else np.zeros(0, int)
-        result = {}
-        for a, group in enumerate(self.groups):
-            chosen = (splits.balanced_rows(listing, a, group.n_classes) if group.of_names
-                      else np.flatnonzero(listing.masks[:, a] > 0))
-            keep = np.isin(position, chosen)
-            hits = predicted[keep, a] == listing.classes[position[keep], a]
-            result[group.spec] = float(hits.mean()) if hits.size else float("nan")
-        return result
+        return critic_accuracy(self.groups, listing, predicted, position)
 
     def accuracy_hook(self, step):
         """A hook body: the critic's accuracy on real test images, logged and printed."""
@@ -163,16 +187,18 @@ class Evaluator:
         predicted_out = [self.classifier.predict_classes(e) for e in edits]
         tally.add(inputs, edits, self.classifier.predict_classes(inputs), predicted_out, classes, masks)
 
-    def manipulate(self, batches, grid_dir, save_single=False):
-        """Edit every image of (images, names, classes, masks) batches, write one grid per batch;
-        the figures of the pass as a TestPass."""
+    def manipulate(self, batches, grids, listing=None):
+        """One pass over (images, names, classes, masks, positions) batches: every image edited, the
+        grids written (a GridWriter), and every figure gathered into a TestPass. With `listing` (the
+        test split the positions index) also the critic's and the classifier's accuracy on the real
+        images; photos come without (positions None)."""
         success = np.zeros(len(self.outputs))
         distance = np.zeros(len(self.outputs))
         count = 0
-        titles = column_titles(self.outputs)
         tally = judge.JudgeTally(self.outputs) if self.classifier is not None else None
         integrity = judge.IntegrityTally(len(self.outputs))
-        for number, (batch, names, classes, masks) in enumerate(batches):
+        critic_real, positions = [], []
+        for number, (batch, names, classes, masks, position) in enumerate(batches):
             edits, logits = self._edit(batch)
             edits = [e.numpy() for e in edits]
             for o in self.outputs:
@@ -181,22 +207,22 @@ class Evaluator:
                 distance[o.index] += np.sum(judge.per_image_l1(edits[o.index], batch.numpy()))
             if tally is not None:
                 self._tally(tally, batch.numpy(), edits, classes, masks)
+            if listing is not None:
+                critic_real.append(self._classify(batch).numpy())
+                positions.append(position)
             integrity.add(batch.numpy(), edits)
             count += len(names)
-            picture = images.grid([batch.numpy()] + edits, titles)
-            images.save(picture, os.path.join(grid_dir, f"grid_{number:04d}.png"))
-            if save_single:
-                self._save_single(grid_dir, names, edits, titles[1:])
-        return TestPass(count, success / max(count, 1), distance / max(count, 1),
-                        integrity.figures() if count else [],
-                        tally.figures() if tally is not None and count else None)
-
-    def _save_single(self, grid_dir, names, outputs, titles):
-        for k, title in enumerate(titles):
-            for i, name in enumerate(names):
-                stem = os.path.splitext(os.path.basename(name))[0]
-                edit = title.replace(" ", "_")
-                images.save(images.to_uint8(outputs[k][i]), os.path.join(grid_dir, "single", f"{stem}_{edit}.png"))
+            grids.write(number, batch.numpy(), edits, names)
+        result = TestPass(count, success / max(count, 1), distance / max(count, 1),
+                          integrity.figures() if count else [],
+                          tally.figures() if tally is not None and count else None)
+        if listing is not None and count:
+            result.accuracy_real = critic_accuracy(self.groups, listing, np.concatenate(critic_real),
+                                                   np.concatenate(positions))
+            if tally is not None:
+                result.classifier_accuracy_real = dict(zip(
+                    [g.spec for g in self.groups], tally.accuracy_real()))
+        return result
 
 
 def judge_summary(figures):
@@ -211,12 +237,13 @@ def judge_summary(figures):
             "identity": float(np.mean(present("identity"))) if present("identity") else float("nan")}
 
 
-def metrics_report(groups, outputs, accuracy, result, classifier_accuracy=None):
+def metrics_report(groups, outputs, result):
     """metrics.json's content: collapse and identity per output (always), the classifier's figures
     per output (or why there are none) and the critic's per group (its accuracy on real images,
     its success, L1 to the input)."""
     names = output_names(outputs)
     success, distance, figures = result.success, result.distance, result.figures
+    accuracy, classifier_accuracy = result.accuracy_real, result.classifier_accuracy_real
     report = {"images": int(result.count), "integrity": {
         "outputs": dict(zip(names, result.integrity)),
         "collapsed": [n for n, f in zip(names, result.integrity) if f["collapsed"]],

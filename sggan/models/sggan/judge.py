@@ -158,6 +158,13 @@ class JudgeTally:
             self.l1[k].append(per_image_l1(outputs[k], inputs))
             self.psnr[k].append(per_image_psnr(outputs[k], inputs))
 
+    def accuracy_real(self):
+        """Per group: the classifier's accuracy on the labelled real inputs (nan: none labelled)."""
+        predicted, classes = np.concatenate(self.pred_in), np.concatenate(self.classes)
+        labelled = np.concatenate(self.masks) > 0
+        hits, counts = ((predicted == classes) & labelled).sum(0), labelled.sum(0)
+        return [float(h / c) if c else float("nan") for h, c in zip(hits, counts)]
+
     def figures(self):
         """A list with output_figures of every output."""
         cat = np.concatenate

@@ -90,23 +90,22 @@ def test(cfg, context):
     classifier = attribute_classifier.load(cfg["exp_dir"], [g.n_classes for g in model.groups])
     if cfg["input"]:
         evaluator = evaluation.Evaluator(cfg, model.groups, model, classifier)
-        batches = _photo_batches(cfg, len(model.groups))
-        grid_dir, accuracy, classifier_accuracy = os.path.join(out_dir, "photos"), None, None
+        batches, listing = _photo_batches(cfg, len(model.groups)), None
+        grid_dir = os.path.join(out_dir, "photos")
     else:
         ds = datasets.prepare(cfg, labelling)
         evaluator = evaluation.Evaluator(cfg, ds.groups, model, classifier, ds)
         listing = ds.test.first(cfg["num_test"]) if cfg["num_test"] else ds.test
         batches = ((b["image"], [listing.files[p] for p in b["position"].numpy()], b["classes"].numpy(),
-                    b["masks"].numpy()) for b in evaluator.test_batches(listing))
-        grid_dir, accuracy = out_dir, evaluator.accuracy(listing)
-        classifier_accuracy = _classifier_accuracy(classifier, ds, listing) if classifier else None
-    result = evaluator.manipulate(batches, grid_dir, save_single=cfg["save_single"])
-    report = evaluation.metrics_report(model.groups, model.outputs, accuracy, result, classifier_accuracy)
+                    b["masks"].numpy(), b["position"].numpy()) for b in evaluator.test_batches(listing))
+        grid_dir = out_dir
+    grids = evaluation.GridWriter(grid_dir, model.outputs, single=cfg["save_single"])
+    result = evaluator.manipulate(batches, grids, listing)
+    report = evaluation.metrics_report(model.groups, model.outputs, result)
     report.update(checkpoint=model.checkpoint, step=model.step, source="photos" if cfg["input"] else "test split")
     write_json(os.path.join(grid_dir, "metrics.json"), report)
     print(evaluation.metrics_table(report))
     print(f"wrote {result.count} image(s) as grids and metrics.json to {grid_dir}")
-    return 0
     return 0
 
 
@@ -189,7 +188,8 @@ def _photo_batches(cfg, n_groups):
     for i in range(0, len(prepared), size):
         chunk = prepared[i:i + size]
         unlabelled = np.zeros((len(chunk), n_groups))
-        batches.append((tf.stack([p for _, p in chunk]), [n for n, _ in chunk], unlabelled.astype(int), unlabelled))
+        batches.append((tf.stack([p for _, p in chunk]), [n for n, _ in chunk], unlabelled.astype(int), unlabelled,
+                        None))
     return batches
 
 
