@@ -118,3 +118,37 @@ def rewind(exp_dir, step):
     kept = [path for _, path in checkpoints.saved(folder)]
     tf.compat.v1.train.update_checkpoint_state(folder, kept[-1], all_model_checkpoint_paths=kept)
     return str(exp_dir)
+
+
+def classifier_report_by_hand(cfg):
+    """Check the classifier.json of cfg's experiment against a count by hand: every test image
+    decoded on its own and classified one at a time; per group the accuracy, each class's recall
+    and their mean (the balanced accuracy) recomputed in plain Python."""
+    import json
+
+    import numpy as np
+    import pytest
+    import tensorflow as tf
+    from sggan.data import datasets, pipeline
+    from sggan.models.sggan import classifier
+    from sggan.models.sggan.data import TRANSFORM, labelling
+    report = json.load(open(os.path.join(cfg["exp_dir"], "classifier.json")))
+    ds = datasets.prepare(cfg, labelling)
+    model = classifier.load(cfg["exp_dir"], [g.n_classes for g in ds.groups])
+    predicted = [model.predict_classes(pipeline.load_image(tf.io.read_file(os.path.join(ds.image_dir, name)),
+                                                           cfg["image_size"], TRANSFORM)[None])[0]
+                 for name in ds.test.files]
+    for a, group in enumerate(ds.groups):
+        pairs = [(int(p[a]), int(c)) for p, c, m in zip(predicted, ds.test.classes[:, a], ds.test.masks[:, a]) if m]
+        assert report["accuracy"][group.spec] == pytest.approx(sum(p == c for p, c in pairs) / len(pairs))
+        recalls = {}
+        for k, name in enumerate(group.class_names):
+            of_k = [p for p, c in pairs if c == k]
+            recalls[name] = sum(p == k for p in of_k) / len(of_k) if of_k else None
+        assert sorted(report["per_class_accuracy"][group.spec]) == sorted(group.class_names)  # JSON keys sorted
+        for name, value in recalls.items():
+            got = report["per_class_accuracy"][group.spec][name]
+            assert (got is None or np.isnan(got)) if value is None else got == pytest.approx(value)
+        known = [v for v in recalls.values() if v is not None]
+        assert report["balanced_accuracy"][group.spec] == pytest.approx(sum(known) / len(known))
+    return report

@@ -16,7 +16,7 @@ from sggan.models.sggan import losses, networks, runs
 from sggan.models.sggan.outputs import output_layout
 from sggan.models.sggan.steps import SGGANTask
 from sggan.training.distribute import local_context
-from tests.helpers import TINY, make_cfg
+from tests.helpers import TINY, classifier_report_by_hand, make_cfg
 
 NAMES = list(CELEBA_ATTRIBUTES)
 HAIR4 = "Black_Hair/Blond_Hair/Brown_Hair/Gray_Hair"
@@ -130,3 +130,12 @@ def test_dry_run_counts_for_a_three_class_group(demo_dir, tmp_path):
     single_head = two["generator_params"] - runs.dry_run(make_cfg(*base, "--attributes", "Male"), local_context())["generator_params"]
     assert three["generator_params"] - two["generator_params"] == single_head / 2
     assert three["discriminator_params"] - two["discriminator_params"] == 4 * 4 * 8 + 1
+
+
+def test_the_classifier_judges_a_three_class_group_and_its_report_matches_a_count_by_hand(demo_dir, tmp_path):
+    keras.utils.set_random_seed(0)
+    cfg = make_cfg("--data_dir", demo_dir, "--exp_dir", tmp_path / "exp", *TINY, "--mode", "classifier",
+                   "--classifier_steps", "20", "--attributes", "Male", "Black_Hair/Blond_Hair/Brown_Hair")
+    assert runs.train_classifier(cfg, local_context()) == 0
+    report = classifier_report_by_hand(cfg)
+    assert len(report["per_class_accuracy"]["Black_Hair/Blond_Hair/Brown_Hair"]) == 3

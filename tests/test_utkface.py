@@ -12,7 +12,7 @@ from sggan.errors import UserError
 from sggan.models.sggan import photos, restore, runs
 from sggan.models.sggan import data as sggan_data
 from sggan.training.distribute import local_context
-from tests.helpers import TINY, make_cfg
+from tests.helpers import TINY, classifier_report_by_hand, make_cfg
 
 BAD = ["39_1_20170116174525125.jpg.chip.jpg", "7_3_9_20170109.png", "25_1_7_20170104.jpg", "notes.txt"]
 
@@ -131,3 +131,13 @@ def test_the_template_is_measured_as_the_median_of_detected_landmarks():
     np.testing.assert_allclose(measured, (np.array([[10, 10], [30, 10], [20, 20], [12, 30], [28, 30]]) + 1.5) / 40)
     with pytest.raises(UserError, match="faces found in 6 of 8 images"):
         faces.measure_template(squares[:8], Stub())
+
+
+def test_the_classifier_judges_binned_groups_and_its_report_matches_a_count_by_hand(utk_dir, tmp_path):
+    """Four age bins and two genders: K logits per group; classifier.json's accuracy, per-class
+    recalls and balanced accuracy equal a count by hand over the test faces."""
+    keras.utils.set_random_seed(0)
+    cfg = utk_cfg(utk_dir, tmp_path / "exp", "--mode", "classifier", "--classifier_steps", "20")
+    assert runs.train_classifier(cfg, local_context()) == 0
+    report = classifier_report_by_hand(cfg)
+    assert len(report["per_class_accuracy"]["age=0-19,20-39,40-59,60-"]) == 4
