@@ -74,6 +74,7 @@ SETTINGS = {
     "align": True,                  # --input: find faces (MTCNN), align like the training images, paste edits back
     "landmark_template": None,      # 10 numbers: x y of eyes, nose, mouth corners / side (None: CelebA's or measured)
     "classifier_steps": 1000,       # batches of 64 for the attribute classifier (--mode classifier)
+    "fid_network": None,            # standard FID network: classify_image_graph_def.pb (None: Keras' InceptionV3)
     # --- VAC+GAN -----------------------------------------------------------------------
     "z_dim": 100,
     "set": None,                    # attribute settings for --mode sample, e.g. Male=1 Smiling=1

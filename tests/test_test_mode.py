@@ -101,3 +101,4 @@ def test_fid_of_edits_with_a_stand_in_extractor(trained, monkeypatch):
     runs.fid_of_edits(cfg, local_context())
     report = json.load(open(os.path.join(cfg["exp_dir"], "test", "fid.json")))
     assert report["images"] == 16 and np.isfinite(report["fid_edits"]) and report["fid_edits"] >= 0
+    assert report["network"] == "keras InceptionV3 (ImageNet)"  # the default --fid_network

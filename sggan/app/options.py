@@ -184,6 +184,9 @@ OPTIONS = {
                         "into the full photo; false: use each photo's centre square as it is", bool, modes=("test",)),
         "classifier_steps": Option("training batches (of 64) of the attribute classifier (--mode classifier)",
                                    int, positive=True, modes=("classifier",), models=("sggan",)),
+        "fid_network": Option("the FID's network: the standard one (classify_image_graph_def.pb from TTUR's "
+                              "inception-2015-12-05.tgz), whose figures compare with published FIDs", str,
+                              optional=True, unset="Keras' InceptionV3 with ImageNet weights", modes=("fid",)),
     }),
     **_grouped("VAC+GAN", {
         "z_dim": Option("VAC+GAN noise size", int, positive=True, models=("vacgan",)),

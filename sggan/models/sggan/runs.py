@@ -65,7 +65,7 @@ def train(cfg, context):
 
 def fid_of_edits(cfg, context):
     """FID between real test images and their edits (every output), as editing papers report it."""
-    extractor = fid.inception_extractor()
+    extractor, network = fid.network(cfg["fid_network"])
     model = restore.restore(cfg, context)
     cfg = model.cfg
     ds = datasets.prepare(cfg, labelling)
@@ -74,8 +74,9 @@ def fid_of_edits(cfg, context):
              for batch in pipeline.test_dataset(ds.source, ds.test.first(n), cfg["image_size"], 50, TRANSFORM))
     value = fid.distance(extractor, pairs)
     write_json(os.path.join(cfg["exp_dir"], "test", "fid.json"),
-               {"fid_edits": value, "images": n, "checkpoint": model.checkpoint, "step": model.step})
-    print(f"FID ({n} real test images vs their {len(model.outputs) * n} edits): {value:.2f}")
+               {"fid_edits": value, "images": n, "checkpoint": model.checkpoint, "step": model.step, **network})
+    print(f"FID ({n} real test images vs their {len(model.outputs) * n} edits): {value:.2f}, "
+          f"features from {network['network']}")
     return 0
 
 

@@ -101,7 +101,7 @@ def fid_listing(cfg, ds):
 
 def fid_of_samples(cfg, context):
     """FID between N real images (see fid_listing) and N faces generated from their attribute vectors."""
-    extractor = fid.inception_extractor()
+    extractor, network = fid.network(cfg["fid_network"])
     ds, task, restored = _restored(cfg, context)
     listing, described = fid_listing(cfg, ds)
     n = len(listing.files)
@@ -110,8 +110,9 @@ def fid_of_samples(cfg, context):
              for b in pipeline.test_dataset(ds.source, listing, cfg["image_size"], 100, TRANSFORM))
     value = fid.distance(extractor, pairs)
     write_json(os.path.join(cfg["exp_dir"], "test", "fid.json"),
-               {"fid": value, "images": n, "real": cfg["fid_real"], "checkpoint": restored})
-    print(f"FID ({n} real {described} vs {n} generated from their attributes): {value:.2f}")
+               {"fid": value, "images": n, "real": cfg["fid_real"], "checkpoint": restored, **network})
+    print(f"FID ({n} real {described} vs {n} generated from their attributes): {value:.2f}, "
+          f"features from {network['network']}")
     return 0
 
 
