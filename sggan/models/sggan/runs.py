@@ -120,8 +120,7 @@ def train_classifier(cfg, context):
     model = attribute_classifier.train(ds, size, cfg["classifier_steps"], seed=cfg["seed"],
                                        log=lambda text: print(text, flush=True))
     path = attribute_classifier.save(model, cfg["exp_dir"], size)
-    accuracy = _classifier_accuracy(model, ds, ds.test)
-    per_class, balanced = _classifier_class_accuracy(model, ds, ds.test)
+    accuracy, per_class, balanced = _classifier_figures(model, ds, ds.test)
     report = {"accuracy": accuracy, "balanced_accuracy": balanced, "per_class_accuracy": per_class,
               "test_images": len(ds.test.files), "image_size": size, "steps": cfg["classifier_steps"],
               "weights": path}
@@ -133,19 +132,16 @@ def train_classifier(cfg, context):
     return 0
 
 
-def _classifier_accuracy(model, ds, listing):
+def _classifier_figures(model, ds, listing):
+    """Per group, from one pass over the real images of `listing`: the accuracy, {class name: recall}
+    and the balanced accuracy."""
     predicted, positions = attribute_classifier.predictions(model, ds, listing, model.image_size)
-    values = attribute_classifier.accuracy(predicted, listing.classes[positions], listing.masks[positions])
-    return {group.spec: value for group, value in zip(ds.groups, values)}
-
-
-def _classifier_class_accuracy(model, ds, listing):
-    """Per group: {class name: recall} and the balanced accuracy, on the real images of `listing`."""
-    predicted, positions = attribute_classifier.predictions(model, ds, listing, model.image_size)
-    recalls, balanced = attribute_classifier.class_accuracy(predicted, listing.classes[positions],
-                                                            listing.masks[positions], model.group_classes)
-    per_class = {g.spec: dict(zip(g.class_names, r)) for g, r in zip(ds.groups, recalls)}
-    return per_class, {g.spec: b for g, b in zip(ds.groups, balanced)}
+    classes, masks = listing.classes[positions], listing.masks[positions]
+    accuracy = attribute_classifier.accuracy(predicted, classes, masks)
+    recalls, balanced = attribute_classifier.class_accuracy(predicted, classes, masks, model.group_classes)
+    return ({g.spec: a for g, a in zip(ds.groups, accuracy)},
+            {g.spec: dict(zip(g.class_names, r)) for g, r in zip(ds.groups, recalls)},
+            {g.spec: b for g, b in zip(ds.groups, balanced)})
 
 
 def _whole_photos(cfg, model, out_dir):
