@@ -260,9 +260,7 @@ def test_cycle_loss_by_hand_on_labelled_rows_of_the_heads_own_class():
     def cycle_of(shifts):
         task.generator = ShiftGenerator(shifts)
         fakes = [images + s for s in shifts]
-        found = {}
-        task._reconstruction(fakes, 3, images, weights, total, found)
-        return float(found["loss"])
+        return float(task._reconstruction(fakes, images, weights, total)[1])
     assert cycle_of([0.0] * 4) == 0.0
     shifts = [0.1, -0.3, 0.2, 0.05]
     # (k=0, j=1) on rows 0 and 2: |0.1 − 0.3| twice; (k=3, j=2) on rows 0 and 1: |0.05 + 0.2| twice

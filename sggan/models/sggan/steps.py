@@ -126,13 +126,13 @@ class SGGANTask(Task):
         classes, masks: the batch's labels, which --lam_id and --lam_cycle need (None: those terms are
         left out)."""
         id_weights = id_total = cycle_total = None
-        if (self.cfg.get("lam_id", 0) > 0 or self.cfg.get("lam_cycle", 0) > 0) and classes is not None:
+        if (self.cfg["lam_id"] > 0 or self.cfg["lam_cycle"] > 0) and classes is not None:
             id_weights = losses.identity_weights(self.outputs, classes, masks)
             id_total = distribute.global_sum(tf.reduce_sum(id_weights))
             partners = tf.constant([float(len(o.partners)) for o in self.outputs])
             cycle_total = distribute.global_sum(tf.reduce_sum(id_weights * partners))
         keep = None
-        if self.cfg.get("lam_keep", 0) > 0 and classes is not None:
+        if self.cfg["lam_keep"] > 0 and classes is not None:
             keep = (classes, masks, distribute.global_sum(tf.reduce_sum(tf.cast(masks, tf.float32), 0)))
         gradients, terms = self.generator_gradients(images, noise, id_weights, id_total, cycle_total, keep)
         self.g_optimizer.apply(gradients, self.generator.trainable_variables)
@@ -174,7 +174,6 @@ class SGGANTask(Task):
 
     def _generator_gradients(self, images, noise=None, id_weights=None, id_total=None, cycle_total=None, keep=None):
         cfg, n_out = self.cfg, len(self.outputs)
-        batch = tf.shape(images)[0]
         with tf.GradientTape() as tape:
             features = self.generator.trunk(images)
             fakes = [self.generator.head(k, features, images) for k in range(n_out)]
@@ -191,15 +190,14 @@ class SGGANTask(Task):
                                     for p in fake_patches])
             classification = tf.add_n([self.mean(losses.cross_entropy(fake_logits[o.group][o.index], o.target))
                                        for o in self.outputs])
-            cycle = {} if id_weights is not None else None
-            reconstruction = self._reconstruction(fakes, batch, images, id_weights, cycle_total, cycle)
+            reconstruction, cycle = self._reconstruction(fakes, images, id_weights, cycle_total)
             total = adversarial + cfg["lam_cls"] * classification + cfg["lam_recon"] * reconstruction
             terms = {}
             if id_weights is not None:  # --lam_id: outputs whose target is the input's own class keep the input
                 terms["g_identity"] = tf.reduce_sum(losses.identity_loss(fakes, images, id_weights, id_total))
-                total += cfg.get("lam_id", 0) * terms["g_identity"]
-                terms["g_cycle"] = cycle["loss"]  # --lam_cycle: back to the input's own class gives the input
-                total += cfg.get("lam_cycle", 0) * terms["g_cycle"]
+                total += cfg["lam_id"] * terms["g_identity"]
+                terms["g_cycle"] = cycle  # --lam_cycle: back to the input's own class gives the input
+                total += cfg["lam_cycle"] * terms["g_cycle"]
             if keep is not None:  # --lam_keep: every output keeps the labelled classes of the other groups
                 classes, masks, mask_totals = keep
                 terms["g_keep"] = tf.add_n([
@@ -212,16 +210,16 @@ class SGGANTask(Task):
         return gradients, {"g_loss": total, "g_adversarial": adversarial, "g_classification": classification,
                            "g_reconstruction": reconstruction, **terms}
 
-    def _reconstruction(self, fakes, batch, images=None, id_weights=None, cycle_total=None, cycle=None):
+    def _reconstruction(self, fakes, images, id_weights=None, cycle_total=None):
         """Mean over outputs k of the mean over k's partners j of |x_k − G(x_j)_k| (outputs.py).
 
         For two-class groups that is |x_{a,1} − G(x_{a,0})_{a,1}| and |x_{a,0} − G(x_{a,1})_{a,0}|,
         the original's. The trunk runs once on every fake that is somebody's partner; each head is
         then applied only to its partners' features.
 
-        With a dict `cycle` (and the inputs, losses.identity_weights and their partner-weighted global
-        sum) it also puts there cycle["loss"], --lam_cycle's term: Σ over the same (k, j) of
-        |x − G(x_j)_k| on the labelled inputs x whose class is k's target, over their count.
+        Returns it with --lam_cycle's term, given losses.identity_weights and their partner-weighted
+        global sum (else None): Σ over the same (k, j) of |x − G(x_j)_k| on the labelled inputs x whose
+        class is k's target, over their count.
         """
         pairs = [(o.index, j) for o in self.outputs for j in o.partners]
         sources = list(dict.fromkeys(j for _, j in pairs))  # partners in order of first use
@@ -231,11 +229,8 @@ class SGGANTask(Task):
         for k, j in pairs:
             back = self.generator.head(k, features[j], fakes[j])
             per_output.setdefault(k, []).append(losses.l1(fakes[k], back))
-            if cycle is not None:
+            if id_weights is not None:
                 cycled.append(id_weights[:, k] * losses.l1(back, images))
-        if cycle is not None:
-            count = cycle_total if cycle_total is not None else tf.reduce_sum(
-                id_weights * tf.constant([float(len(o.partners)) for o in self.outputs]))
-            cycle["loss"] = tf.reduce_sum(tf.add_n(cycled)) / tf.maximum(1.0, count)
+        cycle = None if id_weights is None else tf.reduce_sum(tf.add_n(cycled)) / tf.maximum(1.0, cycle_total)
         per_sample = tf.add_n([tf.add_n(terms) / len(terms) for terms in per_output.values()]) / len(fakes)
-        return self.mean(per_sample)
+        return self.mean(per_sample), cycle
