@@ -231,6 +231,10 @@ class SGGANTask(Task):
             per_output.setdefault(k, []).append(losses.l1(fakes[k], back))
             if id_weights is not None:
                 cycled.append(id_weights[:, k] * losses.l1(back, images))
-        cycle = None if id_weights is None else tf.reduce_sum(tf.add_n(cycled)) / tf.maximum(1.0, cycle_total)
+        cycle = None
+        if id_weights is not None:
+            if cycle_total is None:  # one replica: the count is this batch's
+                cycle_total = tf.reduce_sum(id_weights * tf.constant([float(len(o.partners)) for o in self.outputs]))
+            cycle = tf.reduce_sum(tf.add_n(cycled)) / tf.maximum(1.0, cycle_total)
         per_sample = tf.add_n([tf.add_n(terms) / len(terms) for terms in per_output.values()]) / len(fakes)
         return self.mean(per_sample), cycle
